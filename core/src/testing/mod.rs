@@ -1,0 +1,1 @@
+//! Raw packet API for protocol-compliance testing (feature `protocol-testing`).
