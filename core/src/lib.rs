@@ -26,6 +26,15 @@ pub mod transport;
 #[cfg(feature = "broker")]
 pub mod broker;
 
+#[cfg(feature = "client")]
+pub mod client;
+#[cfg(feature = "client")]
+pub mod dispatch;
+#[cfg(feature = "client")]
+mod error;
+#[cfg(feature = "client")]
+pub use error::{Error, ErrorKind, Operation, Result};
+
 #[cfg(feature = "protocol-testing")]
 pub mod testing;
 

@@ -1,0 +1,272 @@
+//! Test fixtures for the client tests: a Mosquitto broker on a free port, a TCP proxy that
+//! can cut or stall connections, a listener that never answers, and event helpers.
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use mqttkit::dispatch::{Event, EventStream};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// How long any awaited event may take before a test fails.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A Mosquitto broker on 127.0.0.1, killed on drop.
+pub struct Mosquitto {
+    child: Child,
+    pub port: u16,
+    _dir: tempdir::TempDir,
+}
+
+mod tempdir {
+    /// A directory removed on drop.
+    pub struct TempDir(pub std::path::PathBuf);
+    impl TempDir {
+        pub fn new(tag: &str) -> Self {
+            let path = std::env::temp_dir().join(format!(
+                "mqttkit-{tag}-{}-{}",
+                std::process::id(),
+                super::unique()
+            ));
+            std::fs::create_dir_all(&path).unwrap();
+            TempDir(path)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn unique() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn mosquitto_binary() -> String {
+    for candidate in ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"] {
+        if std::path::Path::new(candidate).exists() {
+            return candidate.to_owned();
+        }
+    }
+    panic!("mosquitto is not installed: run scripts/install-test-deps.sh (or `make test`, which does)");
+}
+
+impl Mosquitto {
+    /// Starts Mosquitto on a free port and waits until it accepts connections.
+    pub async fn start() -> Self {
+        Self::start_on(free_port()).await
+    }
+
+    /// Starts Mosquitto on `port` (to restart a broker where clients expect it).
+    pub async fn start_on(port: u16) -> Self {
+        let dir = tempdir::TempDir::new("mosquitto");
+        let config = dir.0.join("mosquitto.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_keepalive 65535\n"
+            ),
+        )
+        .unwrap();
+        let child = Command::new(mosquitto_binary())
+            .arg("-c")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mosquitto");
+        let broker = Mosquitto { child, port, _dir: dir };
+        wait_for_port(port).await;
+        broker
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// Kills the broker (SIGKILL) and waits for it to exit.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits (bounded) until something accepts TCP connections on `port`.
+pub async fn wait_for_port(port: u16) {
+    for _ in 0..500 {
+        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("nothing listens on port {port} after 5 s");
+}
+
+/// A TCP proxy in front of a broker. Connections through it can be cut (both sides closed
+/// abruptly, as a network failure would) or stalled (bytes no longer forwarded).
+pub struct Proxy {
+    pub port: u16,
+    cut: watch::Sender<u64>,
+    stalled: Arc<AtomicBool>,
+    swallowed: Arc<std::sync::atomic::AtomicUsize>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    pub async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (cut, _) = watch::channel(0u64);
+        let stalled = Arc::new(AtomicBool::new(false));
+        let swallowed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let cut_tx = cut.clone();
+        let stall = stalled.clone();
+        let dropped = swallowed.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let mut cut_rx = cut_tx.subscribe();
+                let stall = stall.clone();
+                let dropped = dropped.clone();
+                tokio::spawn(async move {
+                    let Ok(outbound) = TcpStream::connect(target).await else { return };
+                    let (mut ir, mut iw) = inbound.into_split();
+                    let (mut or, mut ow) = outbound.into_split();
+                    let up = pump(&mut ir, &mut ow, stall.clone(), dropped.clone());
+                    let down = pump(&mut or, &mut iw, stall, dropped);
+                    tokio::select! {
+                        _ = async { tokio::join!(up, down) } => {}
+                        _ = cut_rx.changed() => {}
+                    }
+                });
+            }
+        });
+        Proxy { port, cut, stalled, swallowed, accept }
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// Closes every connection through the proxy without an MQTT DISCONNECT.
+    pub fn cut(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    /// Bytes read and thrown away while stalled.
+    pub fn swallowed(&self) -> usize {
+        self.swallowed.load(Ordering::SeqCst)
+    }
+
+    /// Waits (bounded) until the proxy has swallowed at least `bytes` bytes.
+    pub async fn wait_swallowed(&self, bytes: usize) {
+        for _ in 0..1000 {
+            if self.swallowed() >= bytes {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the proxy saw no traffic while stalled");
+    }
+
+    /// Stops (or resumes) forwarding bytes in both directions.
+    pub fn stall(&self, stalled: bool) {
+        self.stalled.store(stalled, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+async fn pump(
+    from: &mut tokio::net::tcp::OwnedReadHalf,
+    to: &mut tokio::net::tcp::OwnedWriteHalf,
+    stalled: Arc<AtomicBool>,
+    swallowed: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if stalled.load(Ordering::SeqCst) {
+            swallowed.fetch_add(n, Ordering::SeqCst);
+            continue;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A listener that accepts connections and never sends a byte (for timeout tests).
+pub async fn silent_listener() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (port, task)
+}
+
+/// Waits for the first event matching `pick`, failing the test after [`EVENT_TIMEOUT`].
+pub async fn expect_event<T>(
+    events: &mut EventStream,
+    what: &str,
+    mut pick: impl FnMut(Event) -> Option<T>,
+) -> T {
+    let found = tokio::time::timeout(EVENT_TIMEOUT, async {
+        while let Some(event) = events.next().await {
+            if let Some(found) = pick(event) {
+                return Some(found);
+            }
+        }
+        None
+    })
+    .await;
+    match found {
+        Ok(Some(found)) => found,
+        Ok(None) => panic!("event stream ended while waiting for {what}"),
+        Err(_) => panic!("no {what} within {EVENT_TIMEOUT:?}"),
+    }
+}
+
+/// Waits for the next message.
+pub async fn expect_message(events: &mut EventStream) -> mqttkit::client::Message {
+    expect_event(events, "message", |event| match event {
+        Event::Message(message) => Some(message),
+        _ => None,
+    })
+    .await
+}
