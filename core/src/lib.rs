@@ -27,11 +27,15 @@ pub mod transport;
 pub mod broker;
 
 #[cfg(feature = "client")]
+pub mod blocking;
+#[cfg(feature = "client")]
 pub mod client;
 #[cfg(feature = "client")]
 pub mod dispatch;
 #[cfg(feature = "client")]
 mod error;
+#[cfg(feature = "runtime")]
+pub mod runtime;
 #[cfg(feature = "client")]
 pub use error::{Error, ErrorKind, Operation, Result};
 

@@ -84,10 +84,19 @@ struct Link {
     unacked_qos1: std::collections::HashSet<u16>,
     /// QoS 1/2 publications waiting for a slot under the server's Receive Maximum.
     waiting: VecDeque<(Publish, Reply<PublishResult>)>,
-    pings: VecDeque<(Instant, Reply<PingResult>)>,
+    /// PINGREQs sent and not answered yet, oldest first.
+    pings: VecDeque<(Instant, Ping)>,
     keep_alive_ping: Option<Instant>,
     last_sent: Instant,
     auth: Reply<AuthResult>,
+}
+
+/// Who sent a PINGREQ.
+enum Ping {
+    /// Keep-alive, because nothing else was sent for a keep-alive interval.
+    KeepAlive,
+    /// The application.
+    Requested(Reply<PingResult>),
 }
 
 impl Link {
@@ -214,6 +223,7 @@ impl Worker {
                         return End::Lost(error);
                     }
                     link.keep_alive_ping = Some(Instant::now());
+                    link.pings.push_back((Instant::now(), Ping::KeepAlive));
                     link.last_sent = Instant::now();
                 }
             }
@@ -256,8 +266,10 @@ impl Worker {
             }
             _ => Error::NotConnected,
         };
-        for (_, reply) in link.pings.drain(..) {
-            complete(reply, Err(error.clone()));
+        for (_, ping) in link.pings.drain(..) {
+            if let Ping::Requested(reply) = ping {
+                complete(reply, Err(error.clone()));
+            }
         }
         complete(link.auth.take(), Err(error.clone()));
         // Publications that never got a slot wait for the next connection.
@@ -395,16 +407,17 @@ impl Worker {
             }
             Packet::SubAck(ack) => self.subscribe_acknowledged(ack),
             Packet::UnsubAck(ack) => self.unsubscribe_acknowledged(ack),
-            Packet::PingResp => {
-                if link.keep_alive_ping.take().is_none() {
-                    if let Some((sent, reply)) = link.pings.pop_front() {
-                        let result = PingResult { round_trip: sent.elapsed() };
-                        if !complete(reply, Ok(result)) {
-                            self.events.emit(Event::PingResponse(result));
-                        }
+            // PINGRESPs answer PINGREQs in order.
+            Packet::PingResp => match link.pings.pop_front() {
+                Some((_, Ping::KeepAlive)) => link.keep_alive_ping = None,
+                Some((sent, Ping::Requested(reply))) => {
+                    let result = PingResult { round_trip: sent.elapsed() };
+                    if !complete(reply, Ok(result)) {
+                        self.events.emit(Event::PingResponse(result));
                     }
                 }
-            }
+                None => tracing::debug!("PINGRESP without PINGREQ: ignored"),
+            },
             Packet::Disconnect(disconnect) => {
                 let info = DisconnectInfo {
                     reason_code: disconnect.reason_code,
@@ -458,7 +471,7 @@ impl Worker {
             }
             if publish.topic.is_empty() {
                 publish.topic = link.aliases_in.get(&alias).cloned().ok_or_else(|| {
-                    violation(ReasonCode::TopicAliasInvalid, format!("unknown topic alias {alias}"))
+                    violation(ReasonCode::ProtocolError, format!("topic alias {alias} was never set"))
                 })?;
             } else {
                 link.aliases_in.insert(alias, publish.topic.clone());
@@ -650,9 +663,9 @@ impl Worker {
                 Ok(()) => self.send_subscribe(link, subscribe, reply),
             },
             Command::Unsubscribe(unsubscribe, reply) => self.send_unsubscribe(link, unsubscribe, reply),
-            Command::Ping(reply) => {
-                link.encode(&Packet::PingReq).map(|()| link.pings.push_back((Instant::now(), reply)))
-            }
+            Command::Ping(reply) => link
+                .encode(&Packet::PingReq)
+                .map(|()| link.pings.push_back((Instant::now(), Ping::Requested(reply)))),
             Command::Auth(auth, reply) => {
                 if link.version != ProtocolVersion::V5 {
                     self.fail(Command::Auth(auth, reply), Error::InvalidArgument("AUTH needs MQTT 5".into()));
@@ -689,13 +702,13 @@ impl Worker {
         if publish.retain && !link.limits.retain_available {
             return Err(Error::InvalidArgument("the server does not support retained messages".into()));
         }
-        if let Some(alias) = publish.properties.topic_alias {
-            if alias > link.limits.topic_alias_maximum {
-                return Err(Error::InvalidArgument(format!(
-                    "topic alias {alias} is above the server's Topic Alias Maximum {}",
-                    link.limits.topic_alias_maximum
-                )));
-            }
+        if let Some(alias) =
+            publish.properties.topic_alias.filter(|alias| *alias > link.limits.topic_alias_maximum)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "topic alias {alias} is above the server's Topic Alias Maximum {}",
+                link.limits.topic_alias_maximum
+            )));
         }
         if let Some(max) = link.limits.maximum_packet_size {
             let size =

@@ -270,3 +270,92 @@ pub async fn expect_message(events: &mut EventStream) -> mqttkit::client::Messag
     })
     .await
 }
+
+/// A scripted MQTT server for client tests, built on the codec: the test decides every
+/// packet it sends and checks every packet it receives.
+pub struct FakeServer {
+    listener: TcpListener,
+    pub port: u16,
+}
+
+/// One connection accepted by a [`FakeServer`].
+pub struct FakeConnection {
+    stream: TcpStream,
+    decoder: mqttkit::protocol::Decoder,
+    buffer: bytes::BytesMut,
+    pub version: mqttkit::protocol::ProtocolVersion,
+}
+
+impl FakeServer {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        FakeServer { listener, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// Accepts a connection and reads its CONNECT.
+    pub async fn accept(&self) -> (FakeConnection, mqttkit::protocol::Connect) {
+        let (stream, _) =
+            tokio::time::timeout(EVENT_TIMEOUT, self.listener.accept()).await.expect("a connection").unwrap();
+        let mut connection = FakeConnection {
+            stream,
+            decoder: mqttkit::protocol::Decoder::new(mqttkit::protocol::ProtocolVersion::V5),
+            buffer: bytes::BytesMut::new(),
+            version: mqttkit::protocol::ProtocolVersion::V5,
+        };
+        match connection.recv().await {
+            mqttkit::protocol::Packet::Connect(connect) => {
+                connection.version = connect.protocol_version;
+                (connection, *connect)
+            }
+            other => panic!("expected CONNECT, got {other:?}"),
+        }
+    }
+
+    /// Accepts a connection and answers its CONNECT with `connack`.
+    pub async fn accept_with(&self, connack: mqttkit::protocol::ConnAck) -> FakeConnection {
+        let (mut connection, _) = self.accept().await;
+        connection.send(mqttkit::protocol::Packet::ConnAck(connack)).await;
+        connection
+    }
+}
+
+impl FakeConnection {
+    /// The next packet from the client (fails the test after [`EVENT_TIMEOUT`]).
+    pub async fn recv(&mut self) -> mqttkit::protocol::Packet {
+        self.try_recv().await.expect("the client closed the connection")
+    }
+
+    /// The next packet, or `None` when the client closed the connection.
+    pub async fn try_recv(&mut self) -> Option<mqttkit::protocol::Packet> {
+        use tokio::io::AsyncReadExt;
+        loop {
+            if let Some(packet) =
+                self.decoder.decode(&mut self.buffer).expect("the client sent a valid packet")
+            {
+                return Some(packet);
+            }
+            let read = tokio::time::timeout(EVENT_TIMEOUT, self.stream.read_buf(&mut self.buffer))
+                .await
+                .expect("a packet from the client within the timeout");
+            match read {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    pub async fn send(&mut self, packet: mqttkit::protocol::Packet) {
+        let mut out = bytes::BytesMut::new();
+        packet.encode(self.version, &mut out).unwrap();
+        self.send_raw(&out).await;
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+}

@@ -1,0 +1,324 @@
+//! The client's protocol behaviour, checked packet by packet against a scripted server.
+#![cfg(feature = "client")]
+
+mod client_support;
+
+use std::time::Duration;
+
+use client_support::{FakeServer, expect_event, expect_message};
+use mqttkit::client::{Client, ClientOptions, PublishOptions, ReconnectPolicy};
+use mqttkit::dispatch::Event;
+use mqttkit::protocol::{
+    ConnAck, ConnAckProperties, Disconnect, Packet, PubAck, PubRel, Publish, QoS, ReasonCode,
+};
+use mqttkit::{Error, ErrorKind};
+
+fn client(server: &FakeServer) -> mqttkit::client::ClientOptionsBuilder {
+    ClientOptions::builder(server.url())
+        .client_id("probe")
+        .local_network_timeouts()
+        .reconnect(ReconnectPolicy::disabled())
+}
+
+fn connack(properties: ConnAckProperties) -> ConnAck {
+    ConnAck { properties, ..ConnAck::new(ReasonCode::Success, false) }
+}
+
+fn expect_publish(packet: Packet) -> Publish {
+    match packet {
+        Packet::Publish(publish) => publish,
+        other => panic!("expected PUBLISH, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn mqtt_3_3_4_7_and_8_receive_maximum_caps_publications_not_other_packets() {
+    let server = FakeServer::start().await;
+    let (client, mut events) = Client::with_events(client(&server).build().unwrap()).unwrap();
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    let mut link = server
+        .accept_with(connack(ConnAckProperties { receive_maximum: Some(2), ..Default::default() }))
+        .await;
+    connecting.await.unwrap().unwrap();
+    for n in 0..5 {
+        client.publish_nowait(format!("rm/{n}"), "x", QoS::AtLeastOnce).await.unwrap();
+    }
+    client.ping_nowait().await.unwrap();
+    // Two publications, then the ping: the other three wait for a free slot.
+    let first = expect_publish(link.recv().await);
+    let second = expect_publish(link.recv().await);
+    assert_eq!((first.topic.as_ref(), second.topic.as_ref()), ("rm/0", "rm/1"));
+    assert_eq!(link.recv().await, Packet::PingReq);
+    link.send(Packet::PubAck(PubAck::new(first.packet_id))).await;
+    let third = expect_publish(link.recv().await);
+    assert_eq!(third.topic, "rm/2");
+    client.ping_nowait().await.unwrap();
+    assert_eq!(link.recv().await, Packet::PingReq, "still only two in flight");
+    for publish in [second, third] {
+        link.send(Packet::PubAck(PubAck::new(publish.packet_id))).await;
+    }
+    let fourth = expect_publish(link.recv().await);
+    let fifth = expect_publish(link.recv().await);
+    assert_eq!((fourth.topic.as_ref(), fifth.topic.as_ref()), ("rm/3", "rm/4"));
+    let mut acknowledged = 0;
+    for publish in [fourth, fifth] {
+        link.send(Packet::PubAck(PubAck::new(publish.packet_id))).await;
+    }
+    while acknowledged < 5 {
+        if let Event::Published(result) = expect_event(&mut events, "Published", Some).await {
+            assert!(result.is_success());
+            acknowledged += 1;
+        }
+    }
+}
+
+#[tokio::test]
+async fn mqtt_3_3_2_10_inbound_topic_aliases_are_resolved_and_bad_ones_refused() {
+    let server = FakeServer::start().await;
+    let (client, mut events) =
+        Client::with_events(client(&server).topic_alias_maximum(4).build().unwrap()).unwrap();
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    let (mut link, connect) = server.accept().await;
+    assert_eq!(connect.properties.topic_alias_maximum, Some(4));
+    link.send(Packet::ConnAck(connack(Default::default()))).await;
+    connecting.await.unwrap().unwrap();
+    let mut first = Publish::new("alias/topic", "1", QoS::AtMostOnce);
+    first.properties.topic_alias = Some(3);
+    link.send(Packet::Publish(first)).await;
+    let mut second = Publish::new("", "2", QoS::AtMostOnce);
+    second.properties.topic_alias = Some(3);
+    link.send(Packet::Publish(second)).await;
+    for payload in ["1", "2"] {
+        let message = expect_message(&mut events).await;
+        assert_eq!((message.topic.as_ref(), &message.payload[..]), ("alias/topic", payload.as_bytes()));
+        assert_eq!(message.properties.topic_alias, None);
+    }
+    let mut unknown = Publish::new("", "3", QoS::AtMostOnce);
+    unknown.properties.topic_alias = Some(2);
+    link.send(Packet::Publish(unknown)).await;
+    // §3.3.4: an empty topic with an alias never mapped on this connection is a Protocol Error.
+    match link.recv().await {
+        Packet::Disconnect(disconnect) => assert_eq!(disconnect.reason_code, ReasonCode::ProtocolError),
+        other => panic!("expected DISCONNECT, got {other:?}"),
+    }
+    let error = expect_event(&mut events, "ConnectionLost", |e| match e {
+        Event::ConnectionLost(error) => Some(error),
+        _ => None,
+    })
+    .await;
+    assert_eq!(error.reason_code(), Some(ReasonCode::ProtocolError));
+}
+
+#[tokio::test]
+async fn topic_alias_above_our_maximum_is_topic_alias_invalid() {
+    let server = FakeServer::start().await;
+    let (client, mut events) =
+        Client::with_events(client(&server).topic_alias_maximum(2).build().unwrap()).unwrap();
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    let mut link = server.accept_with(connack(Default::default())).await;
+    connecting.await.unwrap().unwrap();
+    let mut publish = Publish::new("a", "x", QoS::AtMostOnce);
+    publish.properties.topic_alias = Some(3);
+    link.send(Packet::Publish(publish)).await;
+    match link.recv().await {
+        Packet::Disconnect(disconnect) => assert_eq!(disconnect.reason_code, ReasonCode::TopicAliasInvalid),
+        other => panic!("expected DISCONNECT, got {other:?}"),
+    }
+    expect_event(&mut events, "ConnectionLost", |e| matches!(e, Event::ConnectionLost(_)).then_some(()))
+        .await;
+}
+
+#[tokio::test]
+async fn mqtt_3_3_2_9_outbound_topic_aliases_stay_within_the_servers_maximum() {
+    let server = FakeServer::start().await;
+    let options = client(&server).auto_topic_alias(true).build().unwrap();
+    let (client, _events) = Client::with_events(options).unwrap();
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    let mut link = server
+        .accept_with(connack(ConnAckProperties { topic_alias_maximum: Some(1), ..Default::default() }))
+        .await;
+    connecting.await.unwrap().unwrap();
+    for topic in ["t/a", "t/a", "t/b", "t/a"] {
+        client.publish_nowait(topic, "x", QoS::AtMostOnce).await.unwrap();
+    }
+    let first = expect_publish(link.recv().await);
+    assert_eq!((first.topic.as_ref(), first.properties.topic_alias), ("t/a", Some(1)));
+    let second = expect_publish(link.recv().await);
+    assert_eq!((second.topic.as_ref(), second.properties.topic_alias), ("", Some(1)));
+    let third = expect_publish(link.recv().await);
+    assert_eq!((third.topic.as_ref(), third.properties.topic_alias), ("t/b", None), "no alias left for t/b");
+    let fourth = expect_publish(link.recv().await);
+    assert_eq!((fourth.topic.as_ref(), fourth.properties.topic_alias), ("", Some(1)));
+}
+
+#[tokio::test]
+async fn server_limits_are_honoured_locally_with_clear_errors() {
+    let server = FakeServer::start().await;
+    let (client, _events) = Client::with_events(client(&server).build().unwrap()).unwrap();
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    let limits = ConnAckProperties {
+        maximum_packet_size: Some(64),
+        maximum_qos: Some(QoS::AtLeastOnce),
+        retain_available: Some(false),
+        ..Default::default()
+    };
+    let mut link = server.accept_with(connack(limits)).await;
+    connecting.await.unwrap().unwrap();
+    let error = client.publish("big", vec![0u8; 100], QoS::AtMostOnce).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidArgument);
+    assert!(error.to_string().contains("Maximum Packet Size"), "{error}");
+    let error = client.publish("q2", "x", QoS::ExactlyOnce).await.unwrap_err();
+    assert!(error.to_string().contains("Maximum QoS"), "{error}");
+    let error =
+        client.publish_with("r", "x", PublishOptions::qos(QoS::AtMostOnce).retain(true)).await.unwrap_err();
+    assert!(error.to_string().contains("retain"), "{error}");
+    // None of them reached the server: the next packet it sees is this ping.
+    client.ping_nowait().await.unwrap();
+    assert_eq!(link.recv().await, Packet::PingReq);
+}
+
+#[tokio::test]
+async fn inbound_qos2_is_delivered_exactly_once() {
+    let server = FakeServer::start().await;
+    let (client, mut events) = Client::with_events(client(&server).build().unwrap()).unwrap();
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    let mut link = server.accept_with(connack(Default::default())).await;
+    connecting.await.unwrap().unwrap();
+    let publish = Publish::new("q2/in", "once", QoS::ExactlyOnce).with_packet_id(7);
+    link.send(Packet::Publish(publish.clone())).await;
+    let mut again = publish;
+    again.dup = true;
+    link.send(Packet::Publish(again)).await;
+    for _ in 0..2 {
+        match link.recv().await {
+            Packet::PubRec(rec) => assert_eq!(rec.packet_id, 7),
+            other => panic!("expected PUBREC, got {other:?}"),
+        }
+    }
+    link.send(Packet::PubRel(PubRel::new(7))).await;
+    match link.recv().await {
+        Packet::PubComp(comp) => assert_eq!(comp.packet_id, 7),
+        other => panic!("expected PUBCOMP, got {other:?}"),
+    }
+    // After PUBREL the identifier is free: a new message with it is a new delivery.
+    link.send(Packet::Publish(Publish::new("q2/in", "twice", QoS::ExactlyOnce).with_packet_id(7))).await;
+    let first = expect_message(&mut events).await;
+    let second = expect_message(&mut events).await;
+    assert_eq!((&first.payload[..], &second.payload[..]), (&b"once"[..], &b"twice"[..]));
+}
+
+#[tokio::test]
+async fn server_disconnect_reports_reason_and_server_reference() {
+    let server = FakeServer::start().await;
+    let (client, mut events) = Client::with_events(client(&server).build().unwrap()).unwrap();
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    let mut link = server.accept_with(connack(Default::default())).await;
+    connecting.await.unwrap().unwrap();
+    let mut disconnect = Disconnect::new(ReasonCode::ServerMoved);
+    disconnect.properties.server_reference = Some("other.example:1883".into());
+    disconnect.properties.reason_string = Some("maintenance".into());
+    link.send(Packet::Disconnect(disconnect)).await;
+    let info = expect_event(&mut events, "Disconnected", |e| match e {
+        Event::Disconnected(info) => Some(info),
+        _ => None,
+    })
+    .await;
+    assert!(info.by_server);
+    assert_eq!(info.reason_code, ReasonCode::ServerMoved);
+    let error = expect_event(&mut events, "ConnectionLost", |e| match e {
+        Event::ConnectionLost(error) => Some(error),
+        _ => None,
+    })
+    .await;
+    assert_eq!(error.reason_code(), Some(ReasonCode::ServerMoved));
+    assert!(
+        error.to_string().contains("other.example:1883") && error.to_string().contains("maintenance"),
+        "{error}"
+    );
+    assert!(!client.is_connected());
+}
+
+#[tokio::test]
+async fn a_malformed_packet_from_the_server_gets_disconnect_0x81() {
+    let server = FakeServer::start().await;
+    let (client, mut events) = Client::with_events(client(&server).build().unwrap()).unwrap();
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    let mut link = server.accept_with(connack(Default::default())).await;
+    connecting.await.unwrap().unwrap();
+    // PUBLISH with QoS 3 (MQTT-3.3.1-4).
+    link.send_raw(&[0x36, 0x05, 0x00, 0x01, b'a', 0x00, 0x01]).await;
+    match link.recv().await {
+        Packet::Disconnect(disconnect) => assert_eq!(disconnect.reason_code, ReasonCode::MalformedPacket),
+        other => panic!("expected DISCONNECT, got {other:?}"),
+    }
+    let error = expect_event(&mut events, "ConnectionLost", |e| match e {
+        Event::ConnectionLost(error) => Some(error),
+        _ => None,
+    })
+    .await;
+    assert_eq!(error.kind(), ErrorKind::ProtocolViolation);
+}
+
+#[tokio::test]
+async fn refused_connection_carries_the_reason_code() {
+    let server = FakeServer::start().await;
+    let (client, _events) = Client::with_events(client(&server).build().unwrap()).unwrap();
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    let mut refused = ConnAck::new(ReasonCode::BadUserNameOrPassword, false);
+    refused.properties.reason_string = Some("who are you".into());
+    let _link = server.accept_with(refused).await;
+    let error = connecting.await.unwrap().unwrap_err();
+    assert_eq!(
+        error,
+        Error::ConnectionRefused {
+            reason_code: ReasonCode::BadUserNameOrPassword,
+            reason_string: Some("who are you".into())
+        }
+    );
+    assert!(error.is_auth_error() && error.is_fatal() && !error.is_recoverable());
+}
+
+#[tokio::test]
+async fn server_keep_alive_overrides_ours() {
+    let server = FakeServer::start().await;
+    let options = client(&server).keep_alive(Duration::from_secs(600)).build().unwrap();
+    let (client, _events) = Client::with_events(options).unwrap();
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    let started = tokio::time::Instant::now();
+    let mut link = server
+        .accept_with(connack(ConnAckProperties { server_keep_alive: Some(1), ..Default::default() }))
+        .await;
+    connecting.await.unwrap().unwrap();
+    assert_eq!(link.recv().await, Packet::PingReq);
+    assert!(started.elapsed() < Duration::from_secs(5), "PINGREQ follows the server's 1 s keep alive");
+}
