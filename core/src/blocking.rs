@@ -372,12 +372,19 @@ impl Client {
     pub fn auth_continue(&self, method: impl Into<String>, data: Option<Bytes>) -> Result<AuthResult> {
         self.wait(self.inner.auth_continue(method, data))
     }
-    /// Starts re-authentication.
+    /// Re-authenticates with the configured authenticator.
     ///
     /// # Errors
     /// As the async form.
-    pub fn re_authenticate(&self, method: impl Into<String>, data: Option<Bytes>) -> Result<AuthResult> {
-        self.wait(self.inner.re_authenticate(method, data))
+    pub fn re_authenticate(&self) -> Result<AuthResult> {
+        self.wait(self.inner.re_authenticate())
+    }
+    /// Starts re-authentication by hand.
+    ///
+    /// # Errors
+    /// As the async form.
+    pub fn re_authenticate_with(&self, method: impl Into<String>, data: Option<Bytes>) -> Result<AuthResult> {
+        self.wait(self.inner.re_authenticate_with(method, data))
     }
     /// Disconnects normally and waits until the connection is closed.
     ///

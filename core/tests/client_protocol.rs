@@ -322,3 +322,113 @@ async fn server_keep_alive_overrides_ours() {
     assert_eq!(link.recv().await, Packet::PingReq);
     assert!(started.elapsed() < Duration::from_secs(5), "PINGREQ follows the server's 1 s keep alive");
 }
+
+/// A toy challenge-response method: the server sends a nonce, the client answers
+/// `nonce:secret`, the server's final data must be `welcome`.
+struct Token {
+    secret: &'static str,
+}
+
+struct TokenExchange {
+    secret: &'static str,
+}
+
+impl mqttkit::client::Authenticator for Token {
+    fn method(&self) -> &str {
+        "TOKEN"
+    }
+    fn start(&self) -> Box<dyn mqttkit::client::AuthExchange> {
+        Box::new(TokenExchange { secret: self.secret })
+    }
+}
+
+impl mqttkit::client::AuthExchange for TokenExchange {
+    fn initial_data(&mut self) -> Option<bytes::Bytes> {
+        Some(bytes::Bytes::from_static(b"hello"))
+    }
+    fn respond(&mut self, challenge: Option<&[u8]>) -> Result<Option<bytes::Bytes>, String> {
+        let nonce = std::str::from_utf8(challenge.ok_or("no challenge")?).map_err(|e| e.to_string())?;
+        Ok(Some(format!("{nonce}:{}", self.secret).into()))
+    }
+    fn finish(&mut self, data: Option<&[u8]>) -> Result<(), String> {
+        (data == Some(b"welcome")).then_some(()).ok_or_else(|| "the server did not say welcome".to_owned())
+    }
+}
+
+fn auth(reason: ReasonCode, data: &str) -> Packet {
+    Packet::Auth(mqttkit::protocol::Auth::new(reason, "TOKEN", Some(bytes::Bytes::from(data.to_owned()))))
+}
+
+fn auth_data(packet: Packet) -> (ReasonCode, String) {
+    match packet {
+        Packet::Auth(auth) => {
+            assert_eq!(auth.properties.authentication_method.as_deref(), Some("TOKEN"));
+            let data = auth.properties.authentication_data.map(|d| String::from_utf8(d.to_vec()).unwrap());
+            (auth.reason_code, data.unwrap_or_default())
+        }
+        other => panic!("expected AUTH, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn enhanced_authentication_at_connect_and_re_authentication() {
+    let server = FakeServer::start().await;
+    let options = client(&server).authenticator(Token { secret: "s3cret" }).build().unwrap();
+    let (client, _events) = Client::with_events(options).unwrap();
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    let (mut link, connect) = server.accept().await;
+    assert_eq!(connect.properties.authentication_method.as_deref(), Some("TOKEN"));
+    assert_eq!(connect.properties.authentication_data.as_deref(), Some(&b"hello"[..]));
+    link.send(auth(ReasonCode::ContinueAuthentication, "n1")).await;
+    assert_eq!(auth_data(link.recv().await), (ReasonCode::ContinueAuthentication, "n1:s3cret".to_owned()));
+    let mut accepted = ConnAck::new(ReasonCode::Success, false);
+    accepted.properties.authentication_method = Some("TOKEN".into());
+    accepted.properties.authentication_data = Some(bytes::Bytes::from_static(b"welcome"));
+    link.send(Packet::ConnAck(accepted)).await;
+    connecting.await.unwrap().unwrap();
+
+    // Re-authentication (§4.12.1, MQTT-4.12.1-1: same method): AUTH 0x19, challenges, Success.
+    let again = tokio::spawn({
+        let client = client.clone();
+        async move { client.re_authenticate().await }
+    });
+    assert_eq!(auth_data(link.recv().await), (ReasonCode::ReAuthenticate, "hello".to_owned()));
+    link.send(auth(ReasonCode::ContinueAuthentication, "n2")).await;
+    assert_eq!(auth_data(link.recv().await), (ReasonCode::ContinueAuthentication, "n2:s3cret".to_owned()));
+    link.send(auth(ReasonCode::Success, "welcome")).await;
+    let result = again.await.unwrap().unwrap();
+    assert_eq!(result.reason_code, ReasonCode::Success);
+
+    // A server whose final data does not check out is not trusted.
+    let doubt = tokio::spawn({
+        let client = client.clone();
+        async move { client.re_authenticate().await }
+    });
+    auth_data(link.recv().await);
+    link.send(auth(ReasonCode::Success, "who knows")).await;
+    let error = doubt.await.unwrap().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::AuthFailed);
+    assert!(error.is_auth_error(), "{error}");
+}
+
+#[tokio::test]
+async fn a_server_failing_verification_at_connect_is_refused() {
+    let server = FakeServer::start().await;
+    let options = client(&server).authenticator(Token { secret: "s" }).build().unwrap();
+    let (client, _events) = Client::with_events(options).unwrap();
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    let (mut link, _) = server.accept().await;
+    let mut accepted = ConnAck::new(ReasonCode::Success, false);
+    accepted.properties.authentication_method = Some("TOKEN".into());
+    accepted.properties.authentication_data = Some(bytes::Bytes::from_static(b"impostor"));
+    link.send(Packet::ConnAck(accepted)).await;
+    let error = connecting.await.unwrap().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::AuthFailed);
+    assert!(!client.is_connected());
+}

@@ -33,6 +33,8 @@ pub(crate) enum Command {
     Unsubscribe(Unsubscribe, Reply<UnsubscribeResult>),
     Ping(Reply<PingResult>),
     Auth(Auth, Reply<AuthResult>),
+    /// Re-authenticate with the configured authenticator.
+    ReAuthenticate(Reply<AuthResult>),
     Disconnect(Disconnect, Reply<()>),
     Shutdown(Reply<()>),
 }

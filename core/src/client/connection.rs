@@ -19,12 +19,15 @@ use super::results::{
     SubscribeResult, UnsubscribeResult,
 };
 use super::session::{IncomingQos2, Outgoing, Stage};
-use super::worker::{CLOSE_TIMEOUT, READ_CHUNK, WRITE_HIGH_WATER, Worker, normal_disconnect};
+use super::worker::{
+    CLOSE_TIMEOUT, READ_CHUNK, WRITE_HIGH_WATER, Worker, answer_challenge, normal_disconnect,
+};
 use crate::dispatch::Event;
 use crate::error::{Error, Operation, Result};
 use crate::protocol::{
-    AckProperties, ConnAck, Decoder, Disconnect, Packet, ProtocolError, ProtocolVersion, PubAck, PubComp,
-    PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe, Subscription, UnsubAck, Unsubscribe,
+    AckProperties, Auth, ConnAck, Decoder, Disconnect, Packet, ProtocolError, ProtocolVersion, PubAck,
+    PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe, Subscription, UnsubAck,
+    Unsubscribe,
     topic::{self, TopicFilter},
 };
 
@@ -88,7 +91,10 @@ struct Link {
     pings: VecDeque<(Instant, Ping)>,
     keep_alive_ping: Option<Instant>,
     last_sent: Instant,
+    /// The caller of a re-authentication in progress.
     auth: Reply<AuthResult>,
+    /// The authenticator's exchange, when the re-authentication runs automatically.
+    auth_exchange: Option<Box<dyn super::AuthExchange>>,
 }
 
 /// Who sent a PINGREQ.
@@ -138,6 +144,7 @@ impl Worker {
             keep_alive_ping: None,
             last_sent: Instant::now(),
             auth: None,
+            auth_exchange: None,
         };
         let result = Self::connect_result(&connack);
         self.restore_session(&mut link, connack.session_present);
@@ -438,17 +445,7 @@ impl Worker {
                 })
                 .into());
             }
-            Packet::Auth(auth) => {
-                let result = AuthResult { reason_code: auth.reason_code, properties: auth.properties };
-                match result.reason_code {
-                    ReasonCode::Success => {
-                        if !complete(link.auth.take(), Ok(result.clone())) {
-                            self.events.emit(Event::AuthReceived(result));
-                        }
-                    }
-                    _ => self.events.emit(Event::AuthReceived(result)),
-                }
-            }
+            Packet::Auth(auth) => self.incoming_auth(link, auth)?,
             other => {
                 return Err(violation(
                     ReasonCode::ProtocolError,
@@ -456,6 +453,40 @@ impl Worker {
                 )
                 .into());
             }
+        }
+        Ok(())
+    }
+
+    /// AUTH during re-authentication: answered by the authenticator when one runs the
+    /// exchange, otherwise reported to the application (which answers with
+    /// `auth_continue`).
+    fn incoming_auth(&mut self, link: &mut Link, auth: Auth) -> Result<()> {
+        if let (Some(exchange), Some(authenticator)) =
+            (link.auth_exchange.as_mut(), &self.options.authenticator)
+        {
+            if auth.reason_code == ReasonCode::ContinueAuthentication {
+                let answer = match answer_challenge(authenticator.method(), exchange.as_mut(), &auth) {
+                    Ok(answer) => answer,
+                    Err(error) => {
+                        link.auth_exchange = None;
+                        complete(link.auth.take(), Err(error));
+                        return Ok(());
+                    }
+                };
+                return link.encode(&Packet::Auth(answer));
+            }
+            let finished = exchange.finish(auth.properties.authentication_data.as_deref());
+            link.auth_exchange = None;
+            let result = AuthResult { reason_code: auth.reason_code, properties: auth.properties };
+            let outcome = finished
+                .map(|()| result)
+                .map_err(|why| Error::AuthFailed(format!("the server's final authentication data: {why}")));
+            complete(link.auth.take(), outcome);
+            return Ok(());
+        }
+        let result = AuthResult { reason_code: auth.reason_code, properties: auth.properties };
+        if result.reason_code != ReasonCode::Success || !complete(link.auth.take(), Ok(result.clone())) {
+            self.events.emit(Event::AuthReceived(result));
         }
         Ok(())
     }
@@ -678,6 +709,22 @@ impl Worker {
                     link.auth = reply;
                     link.encode(&Packet::Auth(auth))
                 }
+            }
+            Command::ReAuthenticate(reply) => {
+                let Some(authenticator) = self.options.authenticator.clone() else {
+                    let error = Error::InvalidArgument(
+                        "re_authenticate needs an authenticator in the options".into(),
+                    );
+                    complete(reply, Err(error));
+                    return None;
+                };
+                let mut exchange = authenticator.start();
+                let auth =
+                    Auth::new(ReasonCode::ReAuthenticate, authenticator.method(), exchange.initial_data());
+                complete(link.auth.take(), Err(Error::InvalidArgument("superseded by a newer AUTH".into())));
+                link.auth = reply;
+                link.auth_exchange = Some(exchange);
+                link.encode(&Packet::Auth(auth))
             }
             Command::Disconnect(disconnect, reply) => {
                 let info = DisconnectInfo {

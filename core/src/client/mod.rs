@@ -25,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+mod auth;
 mod command;
 mod connection;
 mod options;
@@ -42,6 +43,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use tokio::sync::{mpsc, oneshot};
 
+pub use auth::{AuthExchange, Authenticator};
 pub use options::{ClientOptions, ClientOptionsBuilder, OfflineBuffer, ReconnectPolicy, Timeouts};
 pub use results::{
     AuthResult, ConnectResult, DisconnectInfo, Message, PingResult, PublishResult, SubscribeResult,
@@ -532,13 +534,23 @@ impl Client {
         self.auth(ReasonCode::ContinueAuthentication, method.into(), data).await
     }
 
-    /// Starts a re-authentication (AUTH with reason 0x19) and waits for the server's answer:
-    /// an AUTH Success, or an AUTH Continue (also delivered as an `AuthReceived` event) to
-    /// answer with [`auth_continue`](Client::auth_continue).
+    /// Re-authenticates with the configured [`Authenticator`], which answers every
+    /// challenge, and waits for the server's AUTH Success.
+    ///
+    /// # Errors
+    /// [`Error::AuthFailed`] when the exchange fails, [`Error::InvalidArgument`] without an
+    /// authenticator, timeout.
+    pub async fn re_authenticate(&self) -> Result<AuthResult> {
+        self.request(Operation::Auth, self.timeouts().auth, Command::ReAuthenticate).await
+    }
+
+    /// Starts a re-authentication by hand (AUTH with reason 0x19) and waits for the server's
+    /// answer: an AUTH Success, or an AUTH Continue (also delivered as an `AuthReceived`
+    /// event) to answer with [`auth_continue`](Client::auth_continue).
     ///
     /// # Errors
     /// As [`auth_continue`](Client::auth_continue).
-    pub async fn re_authenticate(
+    pub async fn re_authenticate_with(
         &self,
         method: impl Into<String>,
         data: Option<Bytes>,

@@ -170,6 +170,13 @@ pub struct ClientOptions {
     pub(crate) offline_buffer: OfflineBuffer,
     pub(crate) command_queue_size: usize,
     pub(crate) tcp_nodelay: bool,
+    pub(crate) authenticator: Option<std::sync::Arc<dyn super::Authenticator>>,
+}
+
+impl std::fmt::Debug for dyn super::Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Authenticator({:?})", self.method())
+    }
 }
 
 impl ClientOptions {
@@ -238,6 +245,7 @@ struct Draft {
     offline_buffer: OfflineBuffer,
     command_queue_size: usize,
     tcp_nodelay: bool,
+    authenticator: Option<std::sync::Arc<dyn super::Authenticator>>,
 }
 
 impl Default for Draft {
@@ -266,6 +274,7 @@ impl Default for Draft {
             offline_buffer: OfflineBuffer::default(),
             command_queue_size: 1000,
             tcp_nodelay: true,
+            authenticator: None,
         }
     }
 }
@@ -351,6 +360,13 @@ impl ClientOptionsBuilder {
         self
     }
 
+    /// Runs enhanced authentication with `authenticator` at every connect (MQTT 5), e.g.
+    /// [`ScramSha256`](super::ScramSha256).
+    pub fn authenticator(mut self, authenticator: impl super::Authenticator) -> Self {
+        self.options.authenticator = Some(std::sync::Arc::new(authenticator));
+        self
+    }
+
     /// Subscribes to `subscription` after every connect that did not resume a session.
     pub fn auto_subscribe(mut self, subscription: Subscription) -> Self {
         self.options.auto_subscribe.push(subscription);
@@ -401,6 +417,7 @@ impl ClientOptionsBuilder {
                 (d.topic_alias_maximum != 0, "topic_alias_maximum"),
                 (d.auto_topic_alias, "auto_topic_alias"),
                 (!d.user_properties.is_empty(), "user_property"),
+                (d.authenticator.is_some(), "authenticator"),
             ];
             if let Some((_, name)) = v5_only.iter().find(|(set, _)| *set) {
                 return invalid(format!("{name} is an MQTT 5 option; protocol_version is 3.1.1"));
@@ -475,6 +492,7 @@ impl ClientOptionsBuilder {
             offline_buffer: d.offline_buffer,
             command_queue_size: d.command_queue_size,
             tcp_nodelay: d.tcp_nodelay,
+            authenticator: d.authenticator,
         })
     }
 }

@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use super::auth::AuthExchange;
 use super::command::{Command, Reply, complete};
 use super::connection::{End, ServerLimits};
 use super::options::ClientOptions;
@@ -20,7 +21,7 @@ use super::session::Session;
 use crate::dispatch::Event;
 use crate::error::{Error, Operation, Result};
 use crate::protocol::{
-    ConnAck, Connect, ConnectProperties, Decoder, Disconnect, Packet, ProtocolVersion, QoS, ReasonCode,
+    Auth, ConnAck, Connect, ConnectProperties, Decoder, Disconnect, Packet, ProtocolVersion, QoS, ReasonCode,
 };
 
 /// State the handle reads without asking the connection task.
@@ -130,9 +131,14 @@ impl Worker {
         let mut retry = reply.is_none() && self.options.reconnect.enabled;
         let mut attempt: u32 = 0;
         loop {
-            let connect = self.connect_packet();
+            let mut exchange = self.options.authenticator.as_ref().map(|auth| auth.start());
+            let mut connect = self.connect_packet();
+            if let (Some(auth), Some(exchange)) = (&self.options.authenticator, exchange.as_mut()) {
+                connect.properties.authentication_method = Some(auth.method().into());
+                connect.properties.authentication_data = exchange.initial_data();
+            }
             let options = self.options.clone();
-            let established = match self.while_offline(establish(options, connect)).await {
+            let established = match self.while_offline(establish(options, connect, exchange)).await {
                 Ok(result) => result,
                 Err(stop) => {
                     complete(reply.take(), Err(Error::NotConnected));
@@ -306,7 +312,7 @@ impl Worker {
             Command::Subscribe(_, reply) => complete(reply, Err(error.clone())),
             Command::Unsubscribe(_, reply) => complete(reply, Err(error.clone())),
             Command::Ping(reply) => complete(reply, Err(error.clone())),
-            Command::Auth(_, reply) => complete(reply, Err(error.clone())),
+            Command::Auth(_, reply) | Command::ReAuthenticate(reply) => complete(reply, Err(error.clone())),
             Command::Disconnect(_, reply) | Command::Shutdown(reply) => complete(reply, Err(error.clone())),
         };
         if !waited {
@@ -364,9 +370,13 @@ impl Worker {
     }
 }
 
-/// Opens the network connection and performs CONNECT → CONNACK within the connect timeout.
-/// Returns the stream, bytes read past the CONNACK, and the CONNACK.
-async fn establish(options: Arc<ClientOptions>, connect: Connect) -> Result<(TcpStream, BytesMut, ConnAck)> {
+/// Opens the network connection and performs CONNECT → (AUTH ...) → CONNACK within the
+/// connect timeout. Returns the stream, bytes read past the CONNACK, and the CONNACK.
+async fn establish(
+    options: Arc<ClientOptions>,
+    connect: Connect,
+    mut exchange: Option<Box<dyn AuthExchange>>,
+) -> Result<(TcpStream, BytesMut, ConnAck)> {
     let attempt = async {
         let url = &options.url;
         if url.scheme != super::url::Scheme::Mqtt {
@@ -386,18 +396,42 @@ async fn establish(options: Arc<ClientOptions>, connect: Connect) -> Result<(Tcp
             decoder.set_max_packet_size(max as usize);
         }
         let mut buffer = BytesMut::with_capacity(4096);
+        // Stays inside the connect timeout, so a server that keeps challenging is cut off.
         loop {
             if let Some(packet) = decoder.decode(&mut buffer)? {
                 return match packet {
-                    Packet::ConnAck(connack) if connack.reason_code.is_error() => Err(Error::ConnectionRefused {
-                        reason_code: connack.reason_code,
-                        reason_string: connack.properties.reason_string.as_ref().map(|s| s.to_string()),
-                    }),
-                    Packet::ConnAck(connack) => Ok((stream, buffer, connack)),
-                    Packet::Auth(_) => Err(Error::AuthFailed(
-                        "the server started enhanced authentication, which this client was not configured for"
-                            .into(),
-                    )),
+                    Packet::ConnAck(connack) if connack.reason_code.is_error() => {
+                        Err(Error::ConnectionRefused {
+                            reason_code: connack.reason_code,
+                            reason_string: connack.properties.reason_string.as_ref().map(|s| s.to_string()),
+                        })
+                    }
+                    Packet::ConnAck(connack) => {
+                        if let Some(exchange) = exchange.as_mut() {
+                            exchange.finish(connack.properties.authentication_data.as_deref()).map_err(
+                                |why| {
+                                    Error::AuthFailed(format!(
+                                        "the server's final authentication data: {why}"
+                                    ))
+                                },
+                            )?;
+                        }
+                        Ok((stream, buffer, connack))
+                    }
+                    Packet::Auth(auth) => {
+                        let (Some(authenticator), Some(exchange)) =
+                            (&options.authenticator, exchange.as_mut())
+                        else {
+                            return Err(Error::AuthFailed(
+                                "the server started enhanced authentication, but no authenticator is configured".into(),
+                            ));
+                        };
+                        let reply = answer_challenge(authenticator.method(), exchange.as_mut(), &auth)?;
+                        out.clear();
+                        Packet::Auth(reply).encode(version, &mut out)?;
+                        stream.write_all(&out).await?;
+                        continue;
+                    }
                     other => Err(Error::ProtocolViolation {
                         reason_code: ReasonCode::ProtocolError,
                         message: format!("expected CONNACK, got {}", other.packet_type()),
@@ -418,6 +452,23 @@ async fn establish(options: Arc<ClientOptions>, connect: Connect) -> Result<(Tcp
             .unwrap_or(Err(Error::Timeout { operation: Operation::Connect, timeout: limit })),
         None => attempt.await,
     }
+}
+
+/// The AUTH that answers a server's Continue authentication (§4.12).
+pub(crate) fn answer_challenge(method: &str, exchange: &mut dyn AuthExchange, auth: &Auth) -> Result<Auth> {
+    if auth.reason_code != ReasonCode::ContinueAuthentication {
+        return Err(Error::AuthFailed(format!("unexpected AUTH {} from the server", auth.reason_code)));
+    }
+    if auth.properties.authentication_method.as_deref() != Some(method) {
+        return Err(Error::AuthFailed(format!(
+            "the server answered with method {:?}, expected {method:?}",
+            auth.properties.authentication_method.as_deref().unwrap_or("")
+        )));
+    }
+    let data = exchange
+        .respond(auth.properties.authentication_data.as_deref())
+        .map_err(|why| Error::AuthFailed(format!("cannot answer the server's challenge: {why}")))?;
+    Ok(Auth::new(ReasonCode::ContinueAuthentication, method, data))
 }
 
 /// Disconnect reason for the DISCONNECT a shutdown sends.
