@@ -32,6 +32,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use tokio::sync::mpsc;
 
 use crate::client::{
@@ -259,7 +260,7 @@ impl Client {
     /// As the async form.
     pub fn publish(
         &self,
-        topic: impl Into<String>,
+        topic: impl Into<ByteString>,
         payload: impl Into<Bytes>,
         qos: QoS,
     ) -> Result<PublishResult> {
@@ -271,7 +272,7 @@ impl Client {
     /// As the async form.
     pub fn publish_with(
         &self,
-        topic: impl Into<String>,
+        topic: impl Into<ByteString>,
         payload: impl Into<Bytes>,
         options: PublishOptions,
     ) -> Result<PublishResult> {
@@ -283,7 +284,7 @@ impl Client {
     /// As the async form.
     pub fn publish_nowait(
         &self,
-        topic: impl Into<String>,
+        topic: impl Into<ByteString>,
         payload: impl Into<Bytes>,
         qos: QoS,
     ) -> Result<()> {
@@ -295,7 +296,7 @@ impl Client {
     /// As the async form.
     pub fn publish_with_nowait(
         &self,
-        topic: impl Into<String>,
+        topic: impl Into<ByteString>,
         payload: impl Into<Bytes>,
         options: PublishOptions,
     ) -> Result<()> {

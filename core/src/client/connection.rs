@@ -59,7 +59,7 @@ impl ServerLimits {
     pub(crate) fn from_connack(options: &ClientOptions, connack: &ConnAck) -> Self {
         let p = &connack.properties;
         ServerLimits {
-            receive_maximum: p.receive_maximum.unwrap_or(u16::MAX) as usize,
+            receive_maximum: p.receive_maximum.unwrap_or(u16::MAX).min(options.max_inflight) as usize,
             maximum_qos: p.maximum_qos.unwrap_or(QoS::ExactlyOnce),
             retain_available: p.retain_available.unwrap_or(true),
             maximum_packet_size: p.maximum_packet_size.map(|size| size as usize),
@@ -175,12 +175,13 @@ impl Worker {
         if let Some(end) = self.read_packets(link) {
             return end;
         }
+        let keep_alive = link.limits.keep_alive;
+        let ping_timeout = self.options.timeouts.ping.unwrap_or(keep_alive);
+        // Armed lazily: when it fires early (traffic moved the deadline), it is re-armed, so
+        // the timer is touched once per keep-alive interval, not once per packet.
+        let timer = tokio::time::sleep_until(link.last_sent + keep_alive);
+        tokio::pin!(timer);
         loop {
-            let keep_alive = link.limits.keep_alive;
-            let deadline = match link.keep_alive_ping {
-                Some(sent) => sent + self.options.timeouts.ping.unwrap_or(keep_alive),
-                None => link.last_sent + keep_alive,
-            };
             let accept_commands = link.write_buf.len() < WRITE_HIGH_WATER
                 && link.waiting.len() < self.options.command_queue_size;
             if link.read_buf.capacity() - link.read_buf.len() < READ_CHUNK / 4 {
@@ -221,17 +222,25 @@ impl Worker {
                         return End::Lost(error);
                     }
                 }
-                () = tokio::time::sleep_until(deadline), if !keep_alive.is_zero() => {
+                () = &mut timer, if !keep_alive.is_zero() => {
+                    let deadline = match link.keep_alive_ping {
+                        Some(sent) => sent + ping_timeout,
+                        None => link.last_sent + keep_alive,
+                    };
+                    if Instant::now() < deadline {
+                        timer.as_mut().reset(deadline);
+                        continue;
+                    }
                     if link.keep_alive_ping.is_some() {
-                        let timeout = self.options.timeouts.ping.unwrap_or(keep_alive);
-                        return End::Lost(Error::Timeout { operation: Operation::Ping, timeout });
+                        return End::Lost(Error::Timeout { operation: Operation::Ping, timeout: ping_timeout });
                     }
                     if let Err(error) = link.encode(&Packet::PingReq) {
                         return End::Lost(error);
                     }
-                    link.keep_alive_ping = Some(Instant::now());
-                    link.pings.push_back((Instant::now(), Ping::KeepAlive));
-                    link.last_sent = Instant::now();
+                    let now = Instant::now();
+                    link.keep_alive_ping = Some(now);
+                    link.pings.push_back((now, Ping::KeepAlive));
+                    timer.as_mut().reset(now + ping_timeout);
                 }
             }
         }

@@ -310,19 +310,20 @@ impl Client {
         self.send(Command::Connect(None)).await
     }
 
-    fn publish_packet(
-        topic: impl Into<String>,
-        payload: impl Into<Bytes>,
-        options: &PublishOptions,
-    ) -> Result<Publish> {
-        let topic: String = topic.into();
+    fn publish_packet(topic: ByteString, payload: Bytes, options: PublishOptions) -> Result<Publish> {
         if !(topic.is_empty() && options.properties.topic_alias.is_some()) {
             topic::validate_topic_name(&topic)
-                .map_err(|error| Error::InvalidArgument(format!("topic {topic:?}: {error}")))?;
+                .map_err(|error| Error::InvalidArgument(format!("topic {:?}: {error}", &*topic)))?;
         }
-        let mut publish = Publish::new(topic, payload, options.qos).with_retain(options.retain);
-        publish.properties = options.properties.clone();
-        Ok(publish)
+        Ok(Publish {
+            dup: false,
+            qos: options.qos,
+            retain: options.retain,
+            topic,
+            packet_id: 0,
+            properties: options.properties,
+            payload,
+        })
     }
 
     /// Publishes and waits for the acknowledgement: PUBACK for QoS 1, PUBCOMP for QoS 2,
@@ -335,7 +336,7 @@ impl Client {
     /// buffer full, not connected (no buffering).
     pub async fn publish(
         &self,
-        topic: impl Into<String>,
+        topic: impl Into<ByteString>,
         payload: impl Into<Bytes>,
         qos: QoS,
     ) -> Result<PublishResult> {
@@ -348,12 +349,12 @@ impl Client {
     /// As [`publish`](Client::publish).
     pub async fn publish_with(
         &self,
-        topic: impl Into<String>,
+        topic: impl Into<ByteString>,
         payload: impl Into<Bytes>,
         options: PublishOptions,
     ) -> Result<PublishResult> {
-        let publish = Self::publish_packet(topic, payload, &options)?;
         let timeout = options.timeout.or(self.timeouts().publish);
+        let publish = Self::publish_packet(topic.into(), payload.into(), options)?;
         self.request(Operation::Publish, timeout, |reply| Command::Publish(publish, reply)).await
     }
 
@@ -364,7 +365,7 @@ impl Client {
     /// An invalid topic; [`Error::ChannelClosed`] after shutdown.
     pub async fn publish_nowait(
         &self,
-        topic: impl Into<String>,
+        topic: impl Into<ByteString>,
         payload: impl Into<Bytes>,
         qos: QoS,
     ) -> Result<()> {
@@ -377,11 +378,11 @@ impl Client {
     /// As [`publish_nowait`](Client::publish_nowait).
     pub async fn publish_with_nowait(
         &self,
-        topic: impl Into<String>,
+        topic: impl Into<ByteString>,
         payload: impl Into<Bytes>,
         options: PublishOptions,
     ) -> Result<()> {
-        let publish = Self::publish_packet(topic, payload, &options)?;
+        let publish = Self::publish_packet(topic.into(), payload.into(), options)?;
         self.send(Command::Publish(publish, None)).await
     }
 

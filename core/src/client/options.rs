@@ -162,6 +162,7 @@ pub struct ClientOptions {
     pub(crate) request_response_information: bool,
     pub(crate) request_problem_information: bool,
     pub(crate) receive_maximum: u16,
+    pub(crate) max_inflight: u16,
     pub(crate) topic_alias_maximum: u16,
     pub(crate) auto_topic_alias: bool,
     pub(crate) user_properties: Vec<UserProperty>,
@@ -237,6 +238,7 @@ struct Draft {
     request_response_information: bool,
     request_problem_information: bool,
     receive_maximum: u16,
+    max_inflight: u16,
     topic_alias_maximum: u16,
     auto_topic_alias: bool,
     user_properties: Vec<UserProperty>,
@@ -266,6 +268,7 @@ impl Default for Draft {
             request_response_information: false,
             request_problem_information: true,
             receive_maximum: 65_535,
+            max_inflight: 65_535,
             topic_alias_maximum: 0,
             auto_topic_alias: false,
             user_properties: Vec::new(),
@@ -336,6 +339,10 @@ impl ClientOptionsBuilder {
         /// How many QoS 1/2 messages the server may have in flight to this client (MQTT 5,
         /// default 65,535).
         receive_maximum: u16 => receive_maximum;
+        /// How many QoS 1/2 publications this client keeps in flight at most (default
+        /// 65,535); the server's Receive Maximum lowers it further. More wait, in order, in
+        /// the client.
+        max_inflight: u16 => max_inflight;
         /// Highest topic alias this client accepts from the server (MQTT 5, default 0: none).
         topic_alias_maximum: u16 => topic_alias_maximum;
         /// Replace repeated topics by topic aliases automatically, within the server's Topic
@@ -434,6 +441,9 @@ impl ClientOptionsBuilder {
         if d.receive_maximum == 0 {
             return invalid("receive_maximum must be at least 1".into());
         }
+        if d.max_inflight == 0 {
+            return invalid("max_inflight must be at least 1".into());
+        }
         if d.maximum_packet_size == Some(0) {
             return invalid("maximum_packet_size must be at least 1".into());
         }
@@ -484,6 +494,7 @@ impl ClientOptionsBuilder {
             request_response_information: d.request_response_information,
             request_problem_information: d.request_problem_information,
             receive_maximum: d.receive_maximum,
+            max_inflight: d.max_inflight,
             topic_alias_maximum: d.topic_alias_maximum,
             auto_topic_alias: d.auto_topic_alias,
             user_properties: d.user_properties,
