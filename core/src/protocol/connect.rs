@@ -116,6 +116,13 @@ impl Connect {
                 "MQTT 3.1.1 does not allow a password without a user name",
             ));
         }
+        let properties = &self.properties;
+        if version == ProtocolVersion::V5
+            && properties.authentication_data.is_some()
+            && properties.authentication_method.is_none()
+        {
+            return Err(ProtocolError::AuthDataWithoutMethod);
+        }
         put_string(sink, PROTOCOL_NAME, "protocol name")?;
         sink.put_u8(version.level());
         sink.put_u8(self.flags());
@@ -236,6 +243,9 @@ impl Will {
             write_properties(sink, &self.properties)?;
         }
         validate_topic_name(&self.topic).map_err(ProtocolError::InvalidTopicName)?;
+        if version == ProtocolVersion::V5 {
+            check_payload_format(self.properties.payload_format_indicator, &self.payload)?;
+        }
         put_string(sink, &self.topic, "will topic")?;
         put_binary(sink, &self.payload, "will payload")
     }
@@ -441,5 +451,35 @@ fn read_maximum_qos(r: &mut PropertyReader<'_>) -> Result<QoS> {
         other => {
             Err(ProtocolError::InvalidPropertyValue { property: PropertyId::MaximumQos, value: other.into() })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+
+    use super::*;
+    use crate::protocol::Packet;
+
+    #[test]
+    fn encode_refuses_what_decode_rejects() {
+        let mut buf = BytesMut::new();
+        let mut connect = Connect::new("c");
+        connect.properties.authentication_data = Some(Bytes::from_static(b"secret"));
+        let packet = Packet::Connect(Box::new(connect.clone()));
+        assert_eq!(packet.encode(ProtocolVersion::V5, &mut buf), Err(ProtocolError::AuthDataWithoutMethod));
+
+        connect.properties = ConnectProperties::default();
+        let mut will = Will::new("will", &b"\xC3\x28"[..]);
+        will.properties.payload_format_indicator = Some(PayloadFormat::Utf8);
+        connect.will = Some(will);
+        let packet = Packet::Connect(Box::new(connect.clone()));
+        assert_eq!(packet.encode(ProtocolVersion::V5, &mut buf), Err(ProtocolError::PayloadFormatInvalid));
+        assert!(buf.is_empty());
+
+        // MQTT 3.1.1 sends no properties, so neither rule applies.
+        connect.protocol_version = ProtocolVersion::V311;
+        connect.properties.authentication_data = Some(Bytes::from_static(b"secret"));
+        assert!(Packet::Connect(Box::new(connect)).encode(ProtocolVersion::V311, &mut buf).is_ok());
     }
 }

@@ -9,6 +9,9 @@ use super::wire::MAX_VAR_INT;
 /// The largest packet MQTT can express: a 5-byte fixed header and a 268,435,455-byte body.
 pub const MAX_PACKET_SIZE: usize = 5 + MAX_VAR_INT as usize;
 
+/// The most [`Decoder::decode`] reserves at once for a partly received packet.
+pub const RESERVE_CHUNK: usize = 64 * 1024;
+
 /// Reads packets from a byte buffer that a connection keeps appending to.
 ///
 /// Partial packets stay in the buffer until the rest arrives; several packets in one read
@@ -58,7 +61,8 @@ impl Decoder {
     }
 
     /// Takes the next complete packet out of `buf`; `Ok(None)` when `buf` holds only part
-    /// of one (it then reserves room for the rest).
+    /// of one. It then reserves room for more of it, at most [`RESERVE_CHUNK`] at a time, so
+    /// that a header announcing a huge packet costs memory only as its bytes arrive.
     ///
     /// # Errors
     /// The first problem found; see [`ProtocolError`].
@@ -69,7 +73,7 @@ impl Decoder {
             return Err(ProtocolError::PacketTooLarge { size, max: self.max_packet_size });
         }
         if buf.len() < size {
-            buf.reserve(size - buf.len());
+            buf.reserve((size - buf.len()).min(RESERVE_CHUNK));
             return Ok(None);
         }
         let mut body = buf.split_to(size).freeze();
@@ -79,5 +83,18 @@ impl Decoder {
             self.version = connect.protocol_version;
         }
         Ok(Some(packet))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_announced_packet_reserves_memory_only_as_it_arrives() {
+        let mut decoder = Decoder::new(ProtocolVersion::V5);
+        let mut buf = BytesMut::from(&[0x30, 0xFF, 0xFF, 0xFF, 0x7F][..]);
+        assert_eq!(decoder.decode(&mut buf), Ok(None));
+        assert!(buf.capacity() <= 5 + RESERVE_CHUNK, "reserved {} bytes", buf.capacity());
     }
 }

@@ -90,23 +90,34 @@ impl Auth {
     }
 
     pub(crate) fn read(r: &mut Reader) -> Result<Self> {
-        let (reason_code, properties): (_, AuthProperties) =
-            read_reason_and_properties(r, ProtocolVersion::V5, PacketType::Auth)?;
-        if properties.authentication_data.is_some() && properties.authentication_method.is_none() {
-            return Err(ProtocolError::AuthDataWithoutMethod);
-        }
-        Ok(Auth { reason_code, properties })
+        let (reason_code, properties) = read_reason_and_properties(r, ProtocolVersion::V5, PacketType::Auth)?;
+        let auth = Auth { reason_code, properties };
+        auth.check_method()?;
+        Ok(auth)
     }
 
     pub(crate) fn write<S: Sink>(&self, sink: &mut S, version: ProtocolVersion) -> Result<()> {
+        self.check_method()?;
         write_reason_and_properties(sink, version, PacketType::Auth, self.reason_code, &self.properties)
+    }
+
+    /// Omitting the Authentication Method is a Protocol Error (MQTT 5.0 §3.15.2.2.2), except
+    /// in the short form: Success without properties, which has no room for it (§3.15.2.1).
+    fn check_method(&self) -> Result<()> {
+        let short_form =
+            self.reason_code == ReasonCode::Success && self.properties == AuthProperties::default();
+        if self.properties.authentication_method.is_none() && !short_form {
+            return Err(ProtocolError::AuthMethodMissing);
+        }
+        Ok(())
     }
 }
 
 /// AUTH properties (MQTT 5.0 §3.15.2.2).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AuthProperties {
-    /// Authentication method (required unless the packet is the short Success form).
+    /// Authentication method (required unless the packet is Success without properties,
+    /// which travels in the short form).
     pub authentication_method: Option<ByteString>,
     /// Authentication data of this step.
     pub authentication_data: Option<Bytes>,
@@ -133,5 +144,33 @@ impl PropertySet for AuthProperties {
         put::binary(sink, PropertyId::AuthenticationData, self.authentication_data.as_ref())?;
         put::string(sink, PropertyId::ReasonString, self.reason_string.as_ref())?;
         put::user_properties(sink, &self.user_properties)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::{Bytes, BytesMut};
+
+    use super::*;
+    use crate::protocol::Packet;
+
+    #[test]
+    fn auth_without_method_is_a_protocol_error_except_in_the_short_form() {
+        let decode = |bytes: &'static [u8]| Packet::decode(Bytes::from_static(bytes), ProtocolVersion::V5);
+        assert_eq!(decode(&[0xF0, 0x00]), Ok(Packet::Auth(Auth::default())));
+        assert_eq!(decode(&[0xF0, 0x02, 0x00, 0x00]), Ok(Packet::Auth(Auth::default())));
+        // Continue authentication, no properties.
+        assert_eq!(decode(&[0xF0, 0x01, 0x18]), Err(ProtocolError::AuthMethodMissing));
+        // Success with a Reason String but no method.
+        let error = decode(&[0xF0, 0x06, 0x00, 0x04, 0x1F, 0x00, 0x01, b'r']);
+        assert_eq!(error, Err(ProtocolError::AuthMethodMissing));
+        assert_eq!(ProtocolError::AuthMethodMissing.reason_code(), ReasonCode::ProtocolError);
+
+        let mut buf = BytesMut::new();
+        let mut auth = Auth::new(ReasonCode::ContinueAuthentication, "SCRAM-SHA-1", None);
+        auth.properties.authentication_method = None;
+        let error = Packet::Auth(auth).encode(ProtocolVersion::V5, &mut buf);
+        assert_eq!(error, Err(ProtocolError::AuthMethodMissing));
+        assert!(buf.is_empty());
     }
 }

@@ -23,7 +23,7 @@ pub enum ProtocolError {
         /// The four flag bits received.
         flags: u8,
     },
-    /// A Variable Byte Integer has a fifth byte (`MQTT-1.5.5-1`: at most four bytes).
+    /// A Variable Byte Integer has a fifth byte (MQTT 5.0 §1.5.5: at most four bytes).
     #[error("variable byte integer is longer than 4 bytes")]
     VarIntTooLong,
     /// A Variable Byte Integer is not encoded in the minimum number of bytes
@@ -67,8 +67,8 @@ pub enum ProtocolError {
         /// The largest that can be encoded.
         max: usize,
     },
-    /// A QoS value of 3 (`MQTT-3.3.1-4`; also in CONNECT will flags and subscription
-    /// options).
+    /// A QoS value of 3 (`MQTT-3.3.1-4`; also in CONNECT will flags and, on MQTT 3.1.1,
+    /// subscription options).
     #[error("invalid QoS value 3 in {0}")]
     InvalidQos(&'static str),
     /// DUP set on a QoS 0 PUBLISH (`MQTT-3.3.1-2`).
@@ -89,6 +89,10 @@ pub enum ProtocolError {
     /// Authentication Data without an Authentication Method (MQTT 5.0 §3.1.2.11.10).
     #[error("Authentication Data is present without an Authentication Method")]
     AuthDataWithoutMethod,
+    /// AUTH without an Authentication Method, other than the short Success form
+    /// (MQTT 5.0 §3.15.2.2.2).
+    #[error("AUTH carries no Authentication Method")]
+    AuthMethodMissing,
     /// A packet identifier of 0 where a non-zero one is required (`MQTT-2.2.1-3`).
     #[error("{0} has packet identifier 0")]
     ZeroPacketId(PacketType),
@@ -112,7 +116,8 @@ pub enum ProtocolError {
         context: PropertyContext,
     },
     /// A property value outside its allowed range (Topic Alias 0, Receive Maximum 0, a
-    /// flag other than 0 or 1, ...).
+    /// flag other than 0 or 1, ...): a Protocol Error, answered with Topic Alias invalid for
+    /// a Topic Alias (MQTT 5.0 §3.3.4).
     #[error("property {property} has invalid value {value}")]
     InvalidPropertyValue {
         /// The property.
@@ -134,21 +139,24 @@ pub enum ProtocolError {
     /// A topic filter is not valid.
     #[error("invalid topic filter: {0}")]
     InvalidTopicFilter(TopicError),
-    /// PUBLISH with a zero-length topic and no Topic Alias (`MQTT-3.3.2-1`).
+    /// PUBLISH with a zero-length topic and no Topic Alias (MQTT 5.0 §3.3.2.1).
     #[error("PUBLISH has an empty topic name and no topic alias")]
     EmptyTopicWithoutAlias,
-    /// SUBSCRIBE or UNSUBSCRIBE with no topic filter (`MQTT-3.8.3-3`, `MQTT-3.10.3-2`),
+    /// SUBSCRIBE or UNSUBSCRIBE with no topic filter (`MQTT-3.8.3-2`, `MQTT-3.10.3-2`),
     /// or SUBACK with no reason code.
     #[error("{0} carries no topic filter or reason code")]
     EmptyPayload(PacketType),
-    /// Reserved bits of a subscription options byte are set (`MQTT-3.8.3-5`) or Retain
-    /// Handling is 3.
+    /// Reserved bits of a subscription options byte are set (`MQTT-3.8.3-5`).
     #[error("invalid subscription options byte {0:#04x}")]
     InvalidSubscriptionOptions(u8),
+    /// An MQTT 5 subscription options byte has Maximum QoS 3 or Retain Handling 3: a
+    /// Protocol Error (MQTT 5.0 §3.8.3.1), where set reserved bits are a Malformed Packet.
+    #[error("subscription options byte {0:#04x} has Maximum QoS 3 or Retain Handling 3")]
+    InvalidSubscriptionOptionValue(u8),
     /// No Local set on a shared subscription (`MQTT-3.8.3-4`).
     #[error("No Local is set on shared subscription {0:?}")]
     NoLocalOnSharedSubscription(String),
-    /// Payload Format Indicator says UTF-8 but the payload is not (`MQTT-3.3.2-4`).
+    /// Payload Format Indicator says UTF-8 but the payload is not (MQTT 5.0 §3.3.2.3.2).
     #[error("payload is marked as UTF-8 but is not valid UTF-8")]
     PayloadFormatInvalid,
 }
@@ -159,6 +167,7 @@ impl ProtocolError {
     pub fn reason_code(&self) -> ReasonCode {
         use ProtocolError::*;
         match self {
+            InvalidPropertyValue { property: PropertyId::TopicAlias, .. } => ReasonCode::TopicAliasInvalid,
             InvalidPacketType(_)
             | InvalidHeaderFlags { .. }
             | VarIntTooLong
@@ -180,8 +189,10 @@ impl ProtocolError {
             | InvalidPropertyValue { .. }
             | InvalidReasonCode { .. }
             | AuthDataWithoutMethod
+            | AuthMethodMissing
             | EmptyTopicWithoutAlias
             | EmptyPayload(_)
+            | InvalidSubscriptionOptionValue(_)
             | NoLocalOnSharedSubscription(_) => ReasonCode::ProtocolError,
             PacketTooLarge { .. } => ReasonCode::PacketTooLarge,
             InvalidProtocolName(_) | UnsupportedProtocolVersion(_) => ReasonCode::UnsupportedProtocolVersion,
@@ -194,3 +205,16 @@ impl ProtocolError {
 
 /// Result of codec operations.
 pub type Result<T, E = ProtocolError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_alias_0_is_answered_with_topic_alias_invalid() {
+        let error = ProtocolError::InvalidPropertyValue { property: PropertyId::TopicAlias, value: 0 };
+        assert_eq!(error.reason_code(), ReasonCode::TopicAliasInvalid);
+        let error = ProtocolError::InvalidPropertyValue { property: PropertyId::ReceiveMaximum, value: 0 };
+        assert_eq!(error.reason_code(), ReasonCode::ProtocolError);
+    }
+}

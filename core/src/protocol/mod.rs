@@ -20,7 +20,7 @@ pub mod topic;
 mod wire;
 
 pub use connect::{ConnAck, ConnAckProperties, Connect, ConnectProperties, Will, WillProperties};
-pub use decoder::{Decoder, MAX_PACKET_SIZE};
+pub use decoder::{Decoder, MAX_PACKET_SIZE, RESERVE_CHUNK};
 pub use disconnect::{Auth, AuthProperties, Disconnect, DisconnectProperties};
 pub use error::{ProtocolError, Result};
 pub use packet::{FixedHeader, Packet, PacketType, ProtocolVersion, QoS};

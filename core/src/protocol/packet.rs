@@ -316,12 +316,7 @@ impl Packet {
     /// PUBLISH with DUP, AUTH on 3.1.1, a body over 268,435,455 bytes. Nothing is appended
     /// then.
     pub fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<()> {
-        let version = self.version_for(version)?;
-        let remaining = self.remaining_len(version)?;
-        buf.reserve(1 + var_int_len(remaining as u32) + remaining);
-        Sink::put_u8(buf, ((self.packet_type() as u8) << 4) | self.flags());
-        put_var_int(buf, remaining as u32, "remaining length")?;
-        self.write_body(buf, version)
+        encode_frame(self, self.version_for(version)?, buf)
     }
 
     /// Decodes one complete packet (fixed header included) that uses `version`; CONNECT is
@@ -372,6 +367,58 @@ impl Packet {
             return Err(ProtocolError::TrailingBytes { packet: header.packet_type, extra: r.remaining() });
         }
         Ok(packet)
+    }
+}
+
+/// Writes a whole packet: the fixed header with the body's length (counted by a first pass
+/// of `write_body`), then the body. On error nothing is appended.
+pub(crate) fn encode_frame<B: Frame + ?Sized>(
+    frame: &B,
+    version: ProtocolVersion,
+    buf: &mut BytesMut,
+) -> Result<()> {
+    let remaining = frame_body_len(frame, version)?;
+    buf.reserve(1 + var_int_len(remaining as u32) + remaining);
+    Sink::put_u8(buf, frame.first_byte());
+    put_var_int(buf, remaining as u32, "remaining length")?;
+    frame.write_body(buf, version)
+}
+
+/// The number of bytes [`encode_frame`] writes.
+pub(crate) fn frame_len<B: Frame + ?Sized>(frame: &B, version: ProtocolVersion) -> Result<usize> {
+    let remaining = frame_body_len(frame, version)?;
+    Ok(1 + var_int_len(remaining as u32) + remaining)
+}
+
+/// The length of a frame's body, refusing one longer than a Remaining Length can say.
+fn frame_body_len<B: Frame + ?Sized>(frame: &B, version: ProtocolVersion) -> Result<usize> {
+    let mut counter = Counter::default();
+    frame.write_body(&mut counter, version)?;
+    let remaining = counter.0;
+    if remaining > MAX_VAR_INT as usize {
+        return Err(ProtocolError::PacketTooLarge {
+            size: 1 + 4 + remaining,
+            max: 1 + 4 + MAX_VAR_INT as usize,
+        });
+    }
+    Ok(remaining)
+}
+
+/// Something encodable as one packet: a first byte and a body.
+pub(crate) trait Frame {
+    /// Packet type and flags.
+    fn first_byte(&self) -> u8;
+    /// The variable header and payload.
+    fn write_body<S: Sink>(&self, sink: &mut S, version: ProtocolVersion) -> Result<()>;
+}
+
+impl Frame for Packet {
+    fn first_byte(&self) -> u8 {
+        ((self.packet_type() as u8) << 4) | self.flags()
+    }
+
+    fn write_body<S: Sink>(&self, sink: &mut S, version: ProtocolVersion) -> Result<()> {
+        Packet::write_body(self, sink, version)
     }
 }
 

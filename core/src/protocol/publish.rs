@@ -58,6 +58,21 @@ impl Publish {
         self
     }
 
+    /// Appends this PUBLISH's encoding to `buf`, exactly as
+    /// `Packet::Publish(publish).encode(version, buf)` would, without moving it into a
+    /// [`Packet`](super::Packet).
+    ///
+    /// # Errors
+    /// As [`Packet::encode`](super::Packet::encode); nothing is appended then.
+    pub fn encode(&self, version: ProtocolVersion, buf: &mut bytes::BytesMut) -> Result<()> {
+        super::packet::encode_frame(self, version, buf)
+    }
+
+    /// The number of bytes [`Publish::encode`] writes.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize> {
+        super::packet::frame_len(self, version)
+    }
+
     pub(crate) fn header_flags(&self) -> u8 {
         (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain)
     }
@@ -92,6 +107,7 @@ impl Publish {
             ProtocolVersion::V311 => &PublishProperties::EMPTY,
         };
         check_topic(&self.topic, properties)?;
+        check_payload_format(properties.payload_format_indicator, &self.payload)?;
         put_string(sink, &self.topic, "topic name")?;
         if self.qos != QoS::AtMostOnce {
             put_packet_id(sink, self.packet_id, PacketType::Publish)?;
@@ -104,8 +120,8 @@ impl Publish {
     }
 }
 
-/// A topic name must be valid; it may be empty only with a Topic Alias (`MQTT-3.3.2-1`,
-/// `MQTT-3.3.2-2`).
+/// A topic name must be valid (`MQTT-3.3.2-2`); it may be empty only with a Topic Alias
+/// (MQTT 5.0 §3.3.2.1).
 fn check_topic(topic: &str, properties: &PublishProperties) -> Result<()> {
     if topic.is_empty() {
         return match properties.topic_alias {
@@ -116,7 +132,7 @@ fn check_topic(topic: &str, properties: &PublishProperties) -> Result<()> {
     validate_topic_name(topic).map_err(ProtocolError::InvalidTopicName)
 }
 
-/// Checks a payload against its Payload Format Indicator (`MQTT-3.3.2-4`: a payload marked
+/// Checks a payload against its Payload Format Indicator (MQTT 5.0 §3.3.2.3.2: a payload marked
 /// UTF-8 must be UTF-8).
 pub(crate) fn check_payload_format(format: Option<PayloadFormat>, payload: &[u8]) -> Result<()> {
     if format == Some(PayloadFormat::Utf8) && std::str::from_utf8(payload).is_err() {
@@ -294,3 +310,47 @@ publish_ack!(
     /// PUBCOMP: completes the QoS 2 exchange.
     PubComp
 );
+
+impl super::packet::Frame for Publish {
+    fn first_byte(&self) -> u8 {
+        ((PacketType::Publish as u8) << 4) | self.header_flags()
+    }
+
+    fn write_body<S: Sink>(&self, sink: &mut S, version: ProtocolVersion) -> Result<()> {
+        self.write(sink, version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+
+    use super::*;
+    use crate::protocol::Packet;
+
+    #[test]
+    fn encoded_len_refuses_a_body_that_encode_refuses() {
+        // Zeroed pages that are counted, never written.
+        let payload = Bytes::from(vec![0u8; super::super::MAX_VAR_INT as usize]);
+        let publish = Publish::new("t", payload, QoS::AtMostOnce);
+        let mut buf = BytesMut::new();
+        let error = publish.encode(ProtocolVersion::V311, &mut buf).unwrap_err();
+        assert!(matches!(error, ProtocolError::PacketTooLarge { .. }));
+        assert_eq!(publish.encoded_len(ProtocolVersion::V311), Err(error));
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn encode_refuses_a_payload_that_is_not_the_utf8_its_format_says() {
+        let mut publish = Publish::new("t", &b"\xFF"[..], QoS::AtMostOnce);
+        publish.properties.payload_format_indicator = Some(PayloadFormat::Utf8);
+        let mut buf = BytesMut::new();
+        assert_eq!(
+            Packet::Publish(publish.clone()).encode(ProtocolVersion::V5, &mut buf),
+            Err(ProtocolError::PayloadFormatInvalid)
+        );
+        assert!(buf.is_empty());
+        // MQTT 3.1.1 does not send the indicator, so nothing contradicts the payload.
+        assert!(Packet::Publish(publish).encode(ProtocolVersion::V311, &mut buf).is_ok());
+    }
+}

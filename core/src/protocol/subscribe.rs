@@ -6,7 +6,7 @@ use super::error::{ProtocolError, Result};
 use super::packet::{put_packet_id, put_reason_code, read_packet_id, read_reason_code};
 use super::properties::{PropertyReader, PropertySet, UserProperty, put, read_properties, write_properties};
 use super::publish::AckProperties;
-use super::topic::SHARED_PREFIX;
+use super::topic::{SHARED_PREFIX, validate_topic_filter};
 use super::wire::{Reader, Sink, put_string};
 use super::{PacketType, PropertyContext, PropertyId, ProtocolVersion, QoS, ReasonCode};
 
@@ -55,8 +55,9 @@ impl SubscriptionOptions {
         }
     }
 
-    /// Decodes the options byte: reserved bits must be 0 (`MQTT-3.8.3-5`; 3.1.1: bits 2..7),
-    /// QoS and Retain Handling must not be 3.
+    /// Decodes the options byte: reserved bits must be 0 (`MQTT-3.8.3-5`, a Malformed
+    /// Packet; 3.1.1: bits 2..7), QoS and Retain Handling must not be 3 (MQTT 5: a Protocol
+    /// Error; 3.1.1: malformed).
     fn from_byte(byte: u8, version: ProtocolVersion) -> Result<Self> {
         let reserved = match version {
             ProtocolVersion::V311 => 0xFC,
@@ -65,14 +66,18 @@ impl SubscriptionOptions {
         if byte & reserved != 0 {
             return Err(ProtocolError::InvalidSubscriptionOptions(byte));
         }
+        let value_3 = || match version {
+            ProtocolVersion::V311 => ProtocolError::InvalidQos("subscription options"),
+            ProtocolVersion::V5 => ProtocolError::InvalidSubscriptionOptionValue(byte),
+        };
         let retain_handling = match (byte >> 4) & 0x03 {
             0 => RetainHandling::SendAtSubscribe,
             1 => RetainHandling::SendIfNewSubscription,
             2 => RetainHandling::DoNotSend,
-            _ => return Err(ProtocolError::InvalidSubscriptionOptions(byte)),
+            _ => return Err(value_3()),
         };
         Ok(SubscriptionOptions {
-            qos: QoS::from_bits(byte & 0x03, "subscription options")?,
+            qos: QoS::from_u8(byte & 0x03).ok_or_else(value_3)?,
             no_local: byte & 0x04 != 0,
             retain_as_published: byte & 0x08 != 0,
             retain_handling,
@@ -122,6 +127,7 @@ impl Subscribe {
         let mut subscriptions = Vec::new();
         while !r.is_empty() {
             let filter = r.string("topic filter")?;
+            validate_topic_filter(&filter).map_err(ProtocolError::InvalidTopicFilter)?;
             let options = SubscriptionOptions::from_byte(r.u8("subscription options")?, version)?;
             check_no_local(&filter, &options)?;
             subscriptions.push(Subscription { filter, options });
@@ -141,6 +147,7 @@ impl Subscribe {
             write_properties(sink, &self.properties)?;
         }
         for subscription in &self.subscriptions {
+            validate_topic_filter(&subscription.filter).map_err(ProtocolError::InvalidTopicFilter)?;
             check_no_local(&subscription.filter, &subscription.options)?;
             put_string(sink, &subscription.filter, "topic filter")?;
             sink.put_u8(subscription.options.to_byte(version));
@@ -302,7 +309,9 @@ impl Unsubscribe {
         };
         let mut filters = Vec::new();
         while !r.is_empty() {
-            filters.push(r.string("topic filter")?);
+            let filter = r.string("topic filter")?;
+            validate_topic_filter(&filter).map_err(ProtocolError::InvalidTopicFilter)?;
+            filters.push(filter);
         }
         if filters.is_empty() {
             return Err(ProtocolError::EmptyPayload(PacketType::Unsubscribe));
@@ -319,6 +328,7 @@ impl Unsubscribe {
             write_properties(sink, &self.properties)?;
         }
         for filter in &self.filters {
+            validate_topic_filter(filter).map_err(ProtocolError::InvalidTopicFilter)?;
             put_string(sink, filter, "topic filter")?;
         }
         Ok(())
@@ -369,5 +379,55 @@ impl UnsubAck {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::{Bytes, BytesMut};
+
+    use super::*;
+    use crate::protocol::topic::TopicError;
+    use crate::protocol::{Packet, ProtocolError};
+
+    fn decode(bytes: &'static [u8], version: ProtocolVersion) -> Result<Packet> {
+        Packet::decode(Bytes::from_static(bytes), version)
+    }
+
+    #[test]
+    fn options_value_3_is_a_protocol_error_on_v5_and_malformed_on_v311() {
+        // SUBSCRIBE id 1, no properties, filter "a", options 0x30 (Retain Handling 3).
+        let error = decode(&[0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b'a', 0x30], ProtocolVersion::V5);
+        assert_eq!(error, Err(ProtocolError::InvalidSubscriptionOptionValue(0x30)));
+        assert_eq!(error.unwrap_err().reason_code(), ReasonCode::ProtocolError);
+        let error = decode(&[0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b'a', 0x03], ProtocolVersion::V5);
+        assert_eq!(error, Err(ProtocolError::InvalidSubscriptionOptionValue(0x03)));
+        // Reserved bits stay malformed.
+        let error = decode(&[0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b'a', 0x40], ProtocolVersion::V5);
+        assert_eq!(error.unwrap_err().reason_code(), ReasonCode::MalformedPacket);
+        // 3.1.1: QoS 3 is malformed.
+        let error = decode(&[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x03], ProtocolVersion::V311);
+        assert_eq!(error, Err(ProtocolError::InvalidQos("subscription options")));
+    }
+
+    #[test]
+    fn topic_filters_are_validated_both_ways() {
+        let wrong = ProtocolError::InvalidTopicFilter(TopicError::MultiLevelWildcardNotLast);
+        // SUBSCRIBE id 1, no properties, filter "#/a", options 0.
+        let bytes = &[0x82, 0x09, 0x00, 0x01, 0x00, 0x00, 0x03, b'#', b'/', b'a', 0x00];
+        assert_eq!(decode(bytes, ProtocolVersion::V5), Err(wrong.clone()));
+        // UNSUBSCRIBE id 1, no properties, filter "#/a".
+        let bytes = &[0xA2, 0x08, 0x00, 0x01, 0x00, 0x00, 0x03, b'#', b'/', b'a'];
+        assert_eq!(decode(bytes, ProtocolVersion::V5), Err(wrong.clone()));
+        assert_eq!(wrong.reason_code(), ReasonCode::TopicFilterInvalid);
+
+        let mut buf = BytesMut::new();
+        let subscribe = Packet::Subscribe(Subscribe::new(1, vec![Subscription::new("a+", QoS::AtMostOnce)]));
+        let error = ProtocolError::InvalidTopicFilter(TopicError::SingleLevelWildcardNotAlone);
+        assert_eq!(subscribe.encode(ProtocolVersion::V5, &mut buf), Err(error));
+        let unsubscribe = Packet::Unsubscribe(Unsubscribe::new(1, vec!["".into()]));
+        let error = ProtocolError::InvalidTopicFilter(TopicError::Empty);
+        assert_eq!(unsubscribe.encode(ProtocolVersion::V311, &mut buf), Err(error));
+        assert!(buf.is_empty());
     }
 }
