@@ -2,8 +2,6 @@
 # It installs what it needs where it can, and says loudly what it skipped.
 
 CARGO ?= cargo
-RUST_EXAMPLES := codec
-
 .PHONY: test lint test-rust examples bench fuzz
 
 # Examples first, so that the output ends with the test runners' own summary lines.
@@ -20,10 +18,7 @@ test-rust:
 	$(CARGO) test --workspace --all-features
 
 examples:
-	@for example in $(RUST_EXAMPLES); do \
-		echo "== example: $$example"; \
-		$(CARGO) run --quiet -p mqttkit --all-features --example $$example || exit 1; \
-	done
+	CARGO="$(CARGO)" scripts/run-examples.sh
 
 bench:
 	$(CARGO) bench -p mqttkit --bench codec
