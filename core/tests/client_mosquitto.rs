@@ -444,3 +444,85 @@ async fn invalid_arguments_and_configuration_are_clear_errors() {
     assert_eq!(client.connect().await.unwrap_err(), Error::AlreadyConnected);
     client.shutdown().await.unwrap();
 }
+
+/// Publishes `count` messages at `qos` through a proxy that is cut several times mid-stream
+/// and returns how often each payload number arrived at a directly connected subscriber.
+async fn deliveries_across_cuts(qos: QoS, count: usize) -> Vec<usize> {
+    let broker = Mosquitto::start().await;
+    let proxy = Proxy::start(broker.addr()).await;
+    let name = format!("cuts-{}", qos as u8);
+    let (watcher, mut inbox) =
+        Client::with_events(options(&broker.url(), &format!("{name}-watcher")).build().unwrap()).unwrap();
+    watcher.connect().await.unwrap();
+    watcher.subscribe(format!("{name}/#"), qos).await.unwrap();
+    let (publisher, mut events) = Client::with_events(
+        options(&proxy.url(), &format!("{name}-publisher"))
+            .clean_start(false)
+            .session_expiry_interval(300)
+            .reconnect(fast_reconnect())
+            .max_inflight(20)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    publisher.connect().await.unwrap();
+    // Four rounds: start a quarter of the stream, wait until its first messages are
+    // acknowledged (the stream is flowing), then cut the connection under the rest.
+    let round = count / 4;
+    let mut tasks = Vec::with_capacity(count);
+    for n in 0..count {
+        let client = publisher.clone();
+        let topic = format!("{name}/{n}");
+        tasks.push(Some(tokio::spawn(async move {
+            client
+                .publish_with(topic, n.to_string(), PublishOptions::qos(qos).timeout(Duration::from_secs(30)))
+                .await
+        })));
+        if (n + 1) % round == 0 {
+            for task in &mut tasks[n + 1 - round..n + 6 - round] {
+                assert!(task.take().unwrap().await.unwrap().unwrap().is_success());
+            }
+            proxy.cut();
+        }
+    }
+    for task in tasks.into_iter().flatten() {
+        assert!(task.await.unwrap().unwrap().is_success());
+    }
+    let mut losses = 0;
+    while losses < 4 {
+        if let Event::ConnectionLost(_) = expect_event(&mut events, "four connection losses", Some).await {
+            losses += 1;
+        }
+    }
+    // Every publication is acknowledged; the subscriber has them all once a final marker,
+    // sent after them, arrives.
+    publisher.publish(format!("{name}/end"), "end", qos).await.unwrap();
+    let mut seen = vec![0; count];
+    loop {
+        let message = expect_message(&mut inbox).await;
+        match message.payload_str().unwrap() {
+            "end" => break,
+            number => seen[number.parse::<usize>().unwrap()] += 1,
+        }
+    }
+    publisher.shutdown().await.unwrap();
+    watcher.shutdown().await.unwrap();
+    seen
+}
+
+#[tokio::test]
+async fn qos1_survives_connection_loss_at_least_once() {
+    let seen = deliveries_across_cuts(QoS::AtLeastOnce, 200).await;
+    assert!(
+        seen.iter().all(|&n| n >= 1),
+        "lost: {:?}",
+        seen.iter().enumerate().filter(|(_, n)| **n == 0).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn qos2_survives_connection_loss_exactly_once() {
+    let seen = deliveries_across_cuts(QoS::ExactlyOnce, 200).await;
+    let wrong: Vec<(usize, usize)> = seen.iter().copied().enumerate().filter(|(_, n)| *n != 1).collect();
+    assert!(wrong.is_empty(), "(payload, deliveries) not exactly once: {wrong:?}");
+}

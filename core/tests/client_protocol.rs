@@ -432,3 +432,42 @@ async fn a_server_failing_verification_at_connect_is_refused() {
     assert_eq!(error.kind(), ErrorKind::AuthFailed);
     assert!(!client.is_connected());
 }
+
+#[tokio::test]
+async fn a_slow_event_consumer_slows_the_server_down_instead_of_growing_memory() {
+    let server = FakeServer::start().await;
+    let (client, mut events) = Client::with_events(client(&server).build().unwrap()).unwrap();
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    let mut link = server.accept_with(connack(Default::default())).await;
+    connecting.await.unwrap().unwrap();
+    // 64 MiB of messages: far more than every queue and socket buffer on the way hold.
+    let payload = bytes::Bytes::from(vec![b'p'; 16 * 1024]);
+    let messages = 4096;
+    let mut wire = bytes::BytesMut::new();
+    for _ in 0..messages {
+        Packet::Publish(Publish::new("flood", payload.clone(), QoS::AtMostOnce))
+            .encode(mqttkit::protocol::ProtocolVersion::V5, &mut wire)
+            .unwrap();
+    }
+    let flood = tokio::spawn(async move {
+        link.send_raw(&wire).await;
+        link
+    });
+    // Nobody reads events: the client stops reading its socket and the server's write stalls.
+    let stalled = tokio::time::timeout(Duration::from_millis(500), async {
+        while !flood.is_finished() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(stalled.is_err(), "the whole flood was accepted without anyone reading events");
+    // Reading the events lets everything through, in order, nothing dropped.
+    for _ in 0..messages {
+        let message = expect_message(&mut events).await;
+        assert_eq!(message.payload.len(), payload.len());
+    }
+    let _link = flood.await.unwrap();
+}
