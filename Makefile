@@ -1,11 +1,16 @@
-# mqttkit: `make test` builds and runs every test suite and example.
-# It installs what it needs where it can, and says loudly what it skipped.
+# mqttkit: `make test` installs what the suites need (where it can), then builds and runs
+# every test suite and example: Rust, Python, Node and C. It says loudly what it skipped.
 
 CARGO ?= cargo
-.PHONY: test lint test-rust examples bench fuzz
+BINDINGS := python node c
 
-# Examples first, so that the output ends with the test runners' own summary lines.
-test: lint examples test-rust
+.PHONY: test deps lint examples test-bindings test-rust bench fuzz
+
+# Output ends with the Rust test runner's own summary lines.
+test: deps lint examples test-bindings test-rust
+
+deps:
+	sh scripts/install-test-deps.sh
 
 lint:
 	@if $(CARGO) fmt --version >/dev/null 2>&1; then $(CARGO) fmt --all --check; \
@@ -14,14 +19,22 @@ lint:
 		$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings; \
 	else echo "!! SKIPPED clippy: clippy is not installed"; fi
 
-test-rust:
-	$(CARGO) test --workspace --all-features
-
 examples:
 	CARGO="$(CARGO)" scripts/run-examples.sh
 
+test-bindings:
+	@for binding in $(BINDINGS); do \
+		if [ -f bindings-$$binding/test.sh ]; then \
+			echo "== bindings-$$binding"; bash bindings-$$binding/test.sh || exit 1; \
+		else echo "!! SKIPPED bindings-$$binding: no test suite yet"; fi; \
+	done
+
+test-rust:
+	$(CARGO) test --workspace --all-features
+
 bench:
 	$(CARGO) bench -p mqttkit --bench codec
+	$(CARGO) bench -p mqttkit --bench client
 
 fuzz:
 	scripts/fuzz.sh 60
