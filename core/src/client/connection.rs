@@ -428,9 +428,7 @@ impl Worker {
                 Some((_, Ping::KeepAlive)) => link.keep_alive_ping = None,
                 Some((sent, Ping::Requested(reply))) => {
                     let result = PingResult { round_trip: sent.elapsed() };
-                    if !complete(reply, Ok(result)) {
-                        self.events.emit(Event::PingResponse(result));
-                    }
+                    self.report(reply, result, Event::PingResponse, Ok);
                 }
                 None => tracing::debug!("PINGRESP without PINGREQ: ignored"),
             },
@@ -614,18 +612,17 @@ impl Worker {
         }
         let Some(out) = self.session.outgoing.remove(&id) else { return Ok(()) };
         let result = PublishResult { packet_id: Some(id), qos: out.publish.qos, reason_code, properties };
-        let outcome = if reason_code.is_error() {
-            Err(Error::PublishFailed {
-                packet_id: id,
-                reason_code,
-                reason_string: result.properties.reason_string.as_ref().map(|s| s.to_string()),
-            })
-        } else {
-            Ok(result.clone())
-        };
-        if !complete(out.reply, outcome) {
-            self.events.emit(Event::Published(result));
-        }
+        self.report(out.reply, result, Event::Published, |result| {
+            if result.reason_code.is_error() {
+                Err(Error::PublishFailed {
+                    packet_id: id,
+                    reason_code: result.reason_code,
+                    reason_string: result.properties.reason_string.as_ref().map(|s| s.to_string()),
+                })
+            } else {
+                Ok(result)
+            }
+        });
         // A slot under the server's Receive Maximum is free.
         while self.session.outgoing.len() < link.limits.receive_maximum {
             let Some((publish, reply)) = link.waiting.pop_front() else { break };
@@ -648,14 +645,13 @@ impl Worker {
             reason_codes: ack.reason_codes,
             properties: ack.properties,
         };
-        let outcome = if result.is_success() {
-            Ok(result.clone())
-        } else {
-            Err(Error::SubscribeFailed { reason_codes: result.reason_codes.clone() })
-        };
-        if !complete(reply, outcome) {
-            self.events.emit(Event::Subscribed(result));
-        }
+        self.report(reply, result, Event::Subscribed, |result| {
+            if result.is_success() {
+                Ok(result)
+            } else {
+                Err(Error::SubscribeFailed { reason_codes: result.reason_codes })
+            }
+        });
     }
 
     fn unsubscribe_acknowledged(&mut self, ack: UnsubAck) {
@@ -666,13 +662,31 @@ impl Worker {
             reason_codes: ack.reason_codes,
             properties: ack.properties,
         };
-        let outcome = if result.is_success() {
-            Ok(result.clone())
-        } else {
-            Err(Error::UnsubscribeFailed { reason_codes: result.reason_codes.clone() })
-        };
-        if !complete(reply, outcome) {
-            self.events.emit(Event::Unsubscribed(result));
+        self.report(reply, result, Event::Unsubscribed, |result| {
+            if result.is_success() {
+                Ok(result)
+            } else {
+                Err(Error::UnsubscribeFailed { reason_codes: result.reason_codes })
+            }
+        });
+    }
+
+    /// Hands an acknowledgement to the caller waiting for it (as `outcome` makes it: a
+    /// failure reason code becomes an error), or, for a fire-and-forget operation, to the
+    /// event stream as it is.
+    fn report<T>(
+        &mut self,
+        reply: Reply<T>,
+        result: T,
+        event: fn(T) -> Event,
+        outcome: impl FnOnce(T) -> Result<T>,
+    ) {
+        match reply {
+            Some(waiting) => {
+                // A caller that gave up (timeout, cancelled task) has dropped the receiver.
+                let _ = waiting.send(outcome(result));
+            }
+            None => self.events.emit(event(result)),
         }
     }
 
