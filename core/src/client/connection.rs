@@ -8,8 +8,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use bytestring::ByteString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{ReadHalf, WriteHalf};
 use tokio::time::Instant;
 
 use super::command::{Command, Reply, complete};
@@ -30,6 +29,7 @@ use crate::protocol::{
     Unsubscribe,
     topic::{self, TopicFilter},
 };
+use crate::transport::Stream;
 
 /// How a connection ended.
 pub(crate) enum End {
@@ -119,7 +119,7 @@ impl Worker {
     /// Serves a connection until it ends.
     pub(crate) async fn serve(
         &mut self,
-        stream: TcpStream,
+        stream: Box<dyn Stream>,
         read_buf: BytesMut,
         connack: ConnAck,
         reply: Reply<ConnectResult>,
@@ -157,7 +157,7 @@ impl Worker {
                 return end;
             }
         }
-        let (mut reader, mut writer) = stream.into_split();
+        let (mut reader, mut writer) = tokio::io::split(stream);
         let end = self.serve_loop(&mut link, &mut reader, &mut writer).await;
         self.close(&mut link, &mut writer, &end).await;
         self.end_link(&mut link, &end);
@@ -167,8 +167,8 @@ impl Worker {
     async fn serve_loop(
         &mut self,
         link: &mut Link,
-        reader: &mut tokio::net::tcp::OwnedReadHalf,
-        writer: &mut OwnedWriteHalf,
+        reader: &mut ReadHalf<Box<dyn Stream>>,
+        writer: &mut WriteHalf<Box<dyn Stream>>,
     ) -> End {
         let mut batch = Vec::with_capacity(256);
         // Packets already read with the CONNACK.
@@ -247,7 +247,7 @@ impl Worker {
     }
 
     /// Writes what is left and a DISCONNECT where the end calls for one, then closes.
-    async fn close(&mut self, link: &mut Link, writer: &mut OwnedWriteHalf, end: &End) {
+    async fn close(&mut self, link: &mut Link, writer: &mut WriteHalf<Box<dyn Stream>>, end: &End) {
         let disconnect = match end {
             End::Disconnected(info, _) if !info.by_server => {
                 Some(Disconnect { reason_code: info.reason_code, properties: info.properties.clone() })

@@ -172,6 +172,8 @@ pub struct ClientOptions {
     pub(crate) command_queue_size: usize,
     pub(crate) tcp_nodelay: bool,
     pub(crate) authenticator: Option<std::sync::Arc<dyn super::Authenticator>>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::transport::connect::TlsSettings>,
 }
 
 impl std::fmt::Debug for dyn super::Authenticator {
@@ -248,6 +250,8 @@ struct Draft {
     command_queue_size: usize,
     tcp_nodelay: bool,
     authenticator: Option<std::sync::Arc<dyn super::Authenticator>>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::transport::TlsOptions>,
 }
 
 impl Default for Draft {
@@ -278,6 +282,8 @@ impl Default for Draft {
             command_queue_size: 1000,
             tcp_nodelay: true,
             authenticator: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -374,6 +380,14 @@ impl ClientOptionsBuilder {
         self
     }
 
+    /// TLS settings for `mqtts://` (trusted CAs, client certificate, server name). Without
+    /// them, `mqtts://` trusts the Mozilla root certificates.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::transport::TlsOptions) -> Self {
+        self.options.tls = Some(tls);
+        self
+    }
+
     /// Subscribes to `subscription` after every connect that did not resume a session.
     pub fn auto_subscribe(mut self, subscription: Subscription) -> Self {
         self.options.auto_subscribe.push(subscription);
@@ -461,6 +475,30 @@ impl ClientOptionsBuilder {
                 Error::InvalidConfiguration(format!("auto_subscribe filter {:?}: {e}", &*subscription.filter))
             })?;
         }
+        #[cfg(feature = "tls")]
+        let tls = match (url.scheme, &d.tls) {
+            (super::Scheme::Mqtts | super::Scheme::Wss, options) => {
+                let options = options.clone().unwrap_or_default();
+                let config = options
+                    .client_config()
+                    .map_err(|why| Error::InvalidConfiguration(format!("tls: {why}")))?;
+                let name = options.server_name.clone().unwrap_or_else(|| url.host.clone());
+                let server_name = rustls::pki_types::ServerName::try_from(name.clone())
+                    .map_err(|e| Error::InvalidConfiguration(format!("tls server name {name:?}: {e}")))?;
+                Some(crate::transport::connect::TlsSettings { config, server_name })
+            }
+            (_, Some(_)) => return invalid(format!("tls options need an mqtts:// or wss:// URL, got {url}")),
+            (_, None) => None,
+        };
+        #[cfg(not(feature = "tls"))]
+        if matches!(url.scheme, super::Scheme::Mqtts | super::Scheme::Wss) {
+            return invalid(format!("{url} needs TLS: build mqttkit with the `tls` feature"));
+        }
+        if matches!(url.scheme, super::Scheme::Ws | super::Scheme::Wss) {
+            return invalid(format!(
+                "{url}: WebSocket transport is not available in this version; use mqtt:// or mqtts://"
+            ));
+        }
         let r = &d.reconnect;
         if !(r.multiplier >= 1.0 && r.multiplier.is_finite()) {
             return invalid(format!("reconnect multiplier must be at least 1.0, got {}", r.multiplier));
@@ -504,6 +542,8 @@ impl ClientOptionsBuilder {
             command_queue_size: d.command_queue_size,
             tcp_nodelay: d.tcp_nodelay,
             authenticator: d.authenticator,
+            #[cfg(feature = "tls")]
+            tls,
         })
     }
 }

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::auth::AuthExchange;
@@ -23,6 +22,7 @@ use crate::error::{Error, Operation, Result};
 use crate::protocol::{
     Auth, ConnAck, Connect, ConnectProperties, Decoder, Disconnect, Packet, ProtocolVersion, QoS, ReasonCode,
 };
+use crate::transport::connect::{self as transport, Connected};
 
 /// State the handle reads without asking the connection task.
 #[derive(Debug, Default)]
@@ -146,10 +146,13 @@ impl Worker {
                 }
             };
             let end = match established {
-                Ok((stream, buffered, connack)) => {
+                Ok((connected, buffered, connack)) => {
                     attempt = 0;
                     retry = self.options.reconnect.enabled;
-                    self.serve(stream, buffered, connack, reply.take()).await
+                    if let Some(certificate) = connected.peer_certificate {
+                        self.events.emit(Event::PeerCertificateReceived(certificate));
+                    }
+                    self.serve(connected.stream, buffered, connack, reply.take()).await
                 }
                 Err(error) => {
                     if !retry {
@@ -376,17 +379,16 @@ async fn establish(
     options: Arc<ClientOptions>,
     connect: Connect,
     mut exchange: Option<Box<dyn AuthExchange>>,
-) -> Result<(TcpStream, BytesMut, ConnAck)> {
+) -> Result<(Connected, BytesMut, ConnAck)> {
     let attempt = async {
-        let url = &options.url;
-        if url.scheme != super::url::Scheme::Mqtt {
-            return Err(Error::InvalidConfiguration(format!(
-                "{}:// is not available in this build; use mqtt://",
-                url.scheme.as_str()
-            )));
-        }
-        let mut stream = TcpStream::connect(url.authority()).await?;
-        stream.set_nodelay(options.tcp_nodelay)?;
+        let mut connected = transport::connect(
+            &options.url,
+            #[cfg(feature = "tls")]
+            options.tls.as_ref(),
+            options.tcp_nodelay,
+        )
+        .await?;
+        let stream = &mut connected.stream;
         let version = connect.protocol_version;
         let mut out = BytesMut::with_capacity(256);
         Packet::Connect(Box::new(connect)).encode(version, &mut out)?;
@@ -416,7 +418,7 @@ async fn establish(
                                 },
                             )?;
                         }
-                        Ok((stream, buffer, connack))
+                        Ok((connected, buffer, connack))
                     }
                     Packet::Auth(auth) => {
                         let (Some(authenticator), Some(exchange)) =

@@ -1,5 +1,5 @@
-//! Byte streams the client and the broker speak MQTT over: TCP now; TLS and WebSocket join
-//! here as further implementations of [`Stream`].
+//! Byte streams the client and the broker speak MQTT over: TCP, TLS (feature `tls`);
+//! WebSocket joins here as a further implementation of [`Stream`].
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -7,3 +7,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
+
+#[cfg(feature = "client")]
+pub(crate) mod connect;
+#[cfg(feature = "tls")]
+mod tls;
+#[cfg(feature = "tls")]
+pub use tls::TlsOptions;

@@ -71,12 +71,44 @@ impl Mosquitto {
 
     /// Starts Mosquitto on `port` (to restart a broker where clients expect it).
     pub async fn start_on(port: u16) -> Self {
+        Self::start_with(port, "", &[]).await
+    }
+
+    /// Starts Mosquitto with a TLS listener using `certs`; with `require_client_cert`, it
+    /// accepts only clients presenting a certificate signed by the test CA.
+    pub async fn start_tls(certs: &TestCertificates, require_client_cert: bool) -> Self {
+        let dir_options = format!(
+            "cafile ca.pem\ncertfile server.pem\nkeyfile server.key\nrequire_certificate {require_client_cert}"
+        );
+        let files = [
+            ("ca.pem", certs.ca_pem.as_str()),
+            ("server.pem", certs.server_pem.as_str()),
+            ("server.key", certs.server_key.as_str()),
+        ];
+        Self::start_with(free_port(), &dir_options, &files).await
+    }
+
+    /// Starts Mosquitto with extra listener options; `*file` options name files written
+    /// into the broker's temporary directory.
+    async fn start_with(port: u16, listener_options: &str, files: &[(&str, &str)]) -> Self {
         let dir = tempdir::TempDir::new("mosquitto");
+        for (name, content) in files {
+            std::fs::write(dir.0.join(name), content).unwrap();
+        }
+        let listener_options: String = listener_options
+            .lines()
+            .map(|line| match line.split_once(' ') {
+                Some((key, file)) if key.ends_with("file") => {
+                    format!("{key} {}\n", dir.0.join(file).display())
+                }
+                _ => format!("{line}\n"),
+            })
+            .collect();
         let config = dir.0.join("mosquitto.conf");
         std::fs::write(
             &config,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_keepalive 65535\n"
+                "listener {port} 127.0.0.1\n{listener_options}allow_anonymous true\npersistence false\nmax_keepalive 65535\n"
             ),
         )
         .unwrap();
@@ -357,5 +389,41 @@ impl FakeConnection {
 
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.unwrap();
+    }
+}
+
+/// A test CA with a server certificate for localhost / 127.0.0.1 and a client certificate.
+pub struct TestCertificates {
+    pub ca_pem: String,
+    pub server_pem: String,
+    pub server_key: String,
+    pub client_pem: String,
+    pub client_key: String,
+}
+
+impl TestCertificates {
+    pub fn generate() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::CommonName, "mqttkit test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let server_key = KeyPair::generate().unwrap();
+        let server_params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
+        let client_key = KeyPair::generate().unwrap();
+        let mut client_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        client_params.distinguished_name.push(DnType::CommonName, "mqttkit test client");
+        let client_cert = client_params.signed_by(&client_key, &issuer).unwrap();
+        TestCertificates {
+            ca_pem: ca_cert.pem(),
+            server_pem: server_cert.pem(),
+            server_key: server_key.serialize_pem(),
+            client_pem: client_cert.pem(),
+            client_key: client_key.serialize_pem(),
+        }
     }
 }
