@@ -494,10 +494,9 @@ impl ClientOptionsBuilder {
         if matches!(url.scheme, super::Scheme::Mqtts | super::Scheme::Wss) {
             return invalid(format!("{url} needs TLS: build mqttkit with the `tls` feature"));
         }
+        #[cfg(not(feature = "websocket"))]
         if matches!(url.scheme, super::Scheme::Ws | super::Scheme::Wss) {
-            return invalid(format!(
-                "{url}: WebSocket transport is not available in this version; use mqtt:// or mqtts://"
-            ));
+            return invalid(format!("{url} needs WebSocket: build mqttkit with the `websocket` feature"));
         }
         let r = &d.reconnect;
         if !(r.multiplier >= 1.0 && r.multiplier.is_finite()) {

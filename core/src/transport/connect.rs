@@ -25,7 +25,7 @@ pub(crate) struct TlsSettings {
     pub(crate) server_name: rustls::pki_types::ServerName<'static>,
 }
 
-/// Opens the transport `url` names: TCP, or TLS over TCP with `tls`.
+/// Opens the transport `url` names: TCP, TLS over TCP with `tls`, WebSocket over either.
 pub(crate) async fn connect(
     url: &BrokerUrl,
     #[cfg(feature = "tls")] tls: Option<&TlsSettings>,
@@ -48,6 +48,26 @@ pub(crate) async fn connect(
                 .map(|cert| cert.to_vec());
             Ok(Connected { stream: Box::new(stream), peer_certificate })
         }
+        #[cfg(feature = "websocket")]
+        Scheme::Ws => {
+            let stream = super::websocket::client_handshake(&url.to_string(), tcp).await?;
+            Ok(Connected { stream: Box::new(stream), peer_certificate: None })
+        }
+        #[cfg(all(feature = "websocket", feature = "tls"))]
+        Scheme::Wss => {
+            let tls = tls.ok_or_else(|| Error::Internal("wss:// without a TLS configuration".into()))?;
+            let connector = tokio_rustls::TlsConnector::from(Arc::clone(&tls.config));
+            let stream = connector.connect(tls.server_name.clone(), tcp).await?;
+            let peer_certificate = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .map(|cert| cert.to_vec());
+            let stream = super::websocket::client_handshake(&url.to_string(), stream).await?;
+            Ok(Connected { stream: Box::new(stream), peer_certificate })
+        }
+        #[allow(unreachable_patterns)]
         other => {
             Err(Error::InvalidConfiguration(format!("{}:// is not available in this build", other.as_str())))
         }

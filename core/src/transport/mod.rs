@@ -1,5 +1,5 @@
-//! Byte streams the client and the broker speak MQTT over: TCP, TLS (feature `tls`);
-//! WebSocket joins here as a further implementation of [`Stream`].
+//! Byte streams the client and the broker speak MQTT over: TCP, TLS (feature `tls`) and
+//! WebSocket (feature `websocket`), each a [`Stream`].
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -14,3 +14,5 @@ pub(crate) mod connect;
 mod tls;
 #[cfg(feature = "tls")]
 pub use tls::TlsOptions;
+#[cfg(feature = "websocket")]
+pub mod websocket;

@@ -427,3 +427,49 @@ impl TestCertificates {
         }
     }
 }
+
+/// A WebSocket front for a TCP broker: accepts `ws://` connections (subprotocol `mqtt`)
+/// and forwards their bytes to `target`, so a TCP-only broker can be reached over WebSocket.
+#[cfg(feature = "websocket")]
+pub struct WebSocketBridge {
+    pub port: u16,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[cfg(feature = "websocket")]
+impl WebSocketBridge {
+    pub async fn start(target: SocketAddr) -> Self {
+        use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let agree = |request: &Request, mut response: Response| {
+                        let asked = request.headers().get("Sec-WebSocket-Protocol").cloned();
+                        if let Some(protocol) = asked {
+                            response.headers_mut().insert("Sec-WebSocket-Protocol", protocol);
+                        }
+                        Ok(response)
+                    };
+                    let Ok(socket) = tokio_tungstenite::accept_hdr_async(socket, agree).await else { return };
+                    let mut websocket = mqttkit::transport::websocket::WebSocketStream::new(socket);
+                    let Ok(mut broker) = TcpStream::connect(target).await else { return };
+                    let _ = tokio::io::copy_bidirectional(&mut websocket, &mut broker).await;
+                });
+            }
+        });
+        WebSocketBridge { port, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}/mqtt", self.port)
+    }
+}
+
+#[cfg(feature = "websocket")]
+impl Drop for WebSocketBridge {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
