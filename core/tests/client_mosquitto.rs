@@ -526,3 +526,50 @@ async fn qos2_survives_connection_loss_exactly_once() {
     let wrong: Vec<(usize, usize)> = seen.iter().copied().enumerate().filter(|(_, n)| *n != 1).collect();
     assert!(wrong.is_empty(), "(payload, deliveries) not exactly once: {wrong:?}");
 }
+
+#[tokio::test]
+async fn auto_subscribe_topics_are_subscribed_on_connect() {
+    let broker = Mosquitto::start().await;
+    let options = options(&broker.url(), "auto-sub")
+        .auto_subscribe(Subscription::new("auto/#", QoS::AtLeastOnce))
+        .build()
+        .unwrap();
+    let (client, mut events) = Client::with_events(options).unwrap();
+    client.connect().await.unwrap();
+    // The SUBACK of the automatic subscription precedes this ping's PINGRESP.
+    client.ping().await.unwrap();
+    let (sender, _) = Client::with_events(options_for(&broker, "auto-sender")).unwrap();
+    sender.connect().await.unwrap();
+    sender.publish("auto/x", "hi", QoS::AtLeastOnce).await.unwrap();
+    assert_eq!(expect_message(&mut events).await.topic, "auto/x");
+    client.shutdown().await.unwrap();
+    sender.shutdown().await.unwrap();
+}
+
+fn options_for(broker: &Mosquitto, id: &str) -> ClientOptions {
+    options(&broker.url(), id).build().unwrap()
+}
+
+#[tokio::test]
+async fn sessionless_clients_do_not_resend_after_a_reconnect() {
+    let broker = Mosquitto::start().await;
+    let proxy = Proxy::start(broker.addr()).await;
+    let options =
+        options(&proxy.url(), "sessionless").sessionless(true).reconnect(fast_reconnect()).build().unwrap();
+    let (client, mut events) = Client::with_events(options).unwrap();
+    client.connect().await.unwrap();
+    proxy.stall(true);
+    let c = client.clone();
+    let publish = tokio::spawn(async move { c.publish("sl/x", "y", QoS::ExactlyOnce).await });
+    proxy.wait_swallowed(1).await;
+    proxy.stall(false);
+    proxy.cut();
+    let cleared = expect_event(&mut events, "PendingOperationsCleared", |e| match e {
+        Event::PendingOperationsCleared { count } => Some(count),
+        _ => None,
+    })
+    .await;
+    assert_eq!(cleared, 1);
+    assert_eq!(publish.await.unwrap().unwrap_err().kind(), mqttkit::ErrorKind::ConnectionLost);
+    client.shutdown().await.unwrap();
+}

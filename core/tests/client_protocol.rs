@@ -471,3 +471,57 @@ async fn a_slow_event_consumer_slows_the_server_down_instead_of_growing_memory()
     }
     let _link = flood.await.unwrap();
 }
+
+#[tokio::test]
+async fn our_receive_maximum_is_enforced_with_disconnect_0x93() {
+    let server = FakeServer::start().await;
+    let options = client(&server).receive_maximum(2).auto_ack(false).build().unwrap();
+    let (client, mut events) = Client::with_events(options).unwrap();
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    let (mut link, connect) = server.accept().await;
+    assert_eq!(connect.properties.receive_maximum, Some(2));
+    link.send(Packet::ConnAck(connack(Default::default()))).await;
+    connecting.await.unwrap().unwrap();
+    for id in 1..=3 {
+        link.send(Packet::Publish(Publish::new("rm/in", "x", QoS::AtLeastOnce).with_packet_id(id))).await;
+    }
+    // Two messages are delivered (and not acknowledged); the third breaks the limit.
+    for _ in 0..2 {
+        expect_message(&mut events).await;
+    }
+    match link.recv().await {
+        Packet::Disconnect(disconnect) => {
+            assert_eq!(disconnect.reason_code, ReasonCode::ReceiveMaximumExceeded)
+        }
+        other => panic!("expected DISCONNECT 0x93, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn packet_identifiers_are_unique_while_in_flight() {
+    let server = FakeServer::start().await;
+    let (client, _events) = Client::with_events(client(&server).build().unwrap()).unwrap();
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    let mut link = server.accept_with(connack(Default::default())).await;
+    connecting.await.unwrap().unwrap();
+    for n in 0..300 {
+        let qos = if n % 2 == 0 { QoS::AtLeastOnce } else { QoS::ExactlyOnce };
+        client.publish_nowait(format!("ids/{n}"), "x", qos).await.unwrap();
+    }
+    client.subscribe_nowait("ids/#", QoS::AtMostOnce).await.unwrap();
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..301 {
+        let id = match link.recv().await {
+            Packet::Publish(publish) => publish.packet_id,
+            Packet::Subscribe(subscribe) => subscribe.packet_id,
+            other => panic!("unexpected {other:?}"),
+        };
+        assert!(id != 0 && ids.insert(id), "packet identifier {id} reused while in flight (MQTT-2.2.1-3)");
+    }
+}
