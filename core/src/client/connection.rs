@@ -850,14 +850,15 @@ impl Worker {
         Ok(())
     }
 
-    /// Encodes a PUBLISH, replacing its topic by an alias when automatic aliasing is on.
+    /// Encodes a PUBLISH (validated when the application handed it over), replacing its
+    /// topic by an alias when automatic aliasing is on.
     fn encode_publish(&mut self, link: &mut Link, publish: &Publish) -> Result<()> {
         let internal = |error: ProtocolError| Error::InvalidArgument(error.to_string());
         if !self.options.auto_topic_alias
             || link.limits.topic_alias_maximum == 0
             || publish.properties.topic_alias.is_some()
         {
-            return publish.encode(link.version, &mut link.write_buf).map_err(internal);
+            return publish.encode_unchecked(link.version, &mut link.write_buf).map_err(internal);
         }
         let known = link.aliases_out.get(&publish.topic).copied();
         let (alias, topic) = match known {
@@ -867,12 +868,12 @@ impl Worker {
                 link.aliases_out.insert(publish.topic.clone(), alias);
                 (alias, publish.topic.clone())
             }
-            None => return publish.encode(link.version, &mut link.write_buf).map_err(internal),
+            None => return publish.encode_unchecked(link.version, &mut link.write_buf).map_err(internal),
         };
         let mut aliased = publish.clone();
         aliased.topic = topic;
         aliased.properties.topic_alias = Some(alias);
-        aliased.encode(link.version, &mut link.write_buf).map_err(internal)
+        aliased.encode_unchecked(link.version, &mut link.write_buf).map_err(internal)
     }
 
     fn send_subscribe(

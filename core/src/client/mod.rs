@@ -310,12 +310,10 @@ impl Client {
         self.send(Command::Connect(None)).await
     }
 
+    /// Builds and validates a PUBLISH here, on the caller's task, so that the connection
+    /// task can encode it without checking it again.
     fn publish_packet(topic: ByteString, payload: Bytes, options: PublishOptions) -> Result<Publish> {
-        if !(topic.is_empty() && options.properties.topic_alias.is_some()) {
-            topic::validate_topic_name(&topic)
-                .map_err(|error| Error::InvalidArgument(format!("topic {:?}: {error}", &*topic)))?;
-        }
-        Ok(Publish {
+        let publish = Publish {
             dup: false,
             qos: options.qos,
             retain: options.retain,
@@ -323,7 +321,11 @@ impl Client {
             packet_id: 0,
             properties: options.properties,
             payload,
-        })
+        };
+        publish
+            .validate()
+            .map_err(|error| Error::InvalidArgument(format!("publish to {:?}: {error}", &*publish.topic)))?;
+        Ok(publish)
     }
 
     /// Publishes and waits for the acknowledgement: PUBACK for QoS 1, PUBCOMP for QoS 2,

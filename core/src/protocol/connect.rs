@@ -6,8 +6,8 @@ use bytestring::ByteString;
 use super::error::{ProtocolError, Result};
 use super::properties::{PropertyReader, PropertySet, UserProperty, put, read_properties, write_properties};
 use super::publish::{PayloadFormat, check_payload_format};
-use super::topic::validate_topic_name;
-use super::wire::{Reader, Sink, put_binary, put_string};
+use super::topic::{validate_decoded_topic_name, validate_topic_name};
+use super::wire::{Reader, Sink, put_binary, put_checked_string, put_string};
 use super::{ConnectReturnCode, PacketType, PropertyContext, PropertyId, ProtocolVersion, QoS, ReasonCode};
 
 const PROTOCOL_NAME: &str = "MQTT";
@@ -232,7 +232,7 @@ impl Will {
             ProtocolVersion::V311 => WillProperties::default(),
         };
         let topic = r.string("will topic")?;
-        validate_topic_name(&topic).map_err(ProtocolError::InvalidTopicName)?;
+        validate_decoded_topic_name(&topic).map_err(ProtocolError::InvalidTopicName)?;
         let payload = r.binary("will payload")?;
         check_payload_format(properties.payload_format_indicator, &payload)?;
         Ok(Will { topic, payload, qos, retain, properties })
@@ -242,11 +242,13 @@ impl Will {
         if version == ProtocolVersion::V5 {
             write_properties(sink, &self.properties)?;
         }
-        validate_topic_name(&self.topic).map_err(ProtocolError::InvalidTopicName)?;
-        if version == ProtocolVersion::V5 {
-            check_payload_format(self.properties.payload_format_indicator, &self.payload)?;
+        if S::CHECKS {
+            validate_topic_name(&self.topic).map_err(ProtocolError::InvalidTopicName)?;
+            if version == ProtocolVersion::V5 {
+                check_payload_format(self.properties.payload_format_indicator, &self.payload)?;
+            }
         }
-        put_string(sink, &self.topic, "will topic")?;
+        put_checked_string(sink, &self.topic, "will topic")?;
         put_binary(sink, &self.payload, "will payload")
     }
 }

@@ -7,7 +7,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::error::{ProtocolError, Result};
 use super::properties::{PropertySet, read_properties, write_properties};
-use super::wire::{Counter, MAX_VAR_INT, Reader, Sink, decode_var_int, put_var_int, var_int_len};
+use super::wire::{Counter, MAX_VAR_INT, Reader, Sink, Writer, decode_var_int, put_var_int, var_int_len};
 use super::{
     Auth, ConnAck, Connect, Disconnect, PropertyContext, PubAck, PubComp, PubRec, PubRel, Publish,
     ReasonCode, SubAck, Subscribe, UnsubAck, Unsubscribe,
@@ -286,24 +286,10 @@ impl Packet {
         }
     }
 
-    fn remaining_len(&self, version: ProtocolVersion) -> Result<usize> {
-        let mut counter = Counter::default();
-        self.write_body(&mut counter, version)?;
-        if counter.0 > MAX_VAR_INT as usize {
-            return Err(ProtocolError::PacketTooLarge {
-                size: 1 + 4 + counter.0,
-                max: 1 + 4 + MAX_VAR_INT as usize,
-            });
-        }
-        Ok(counter.0)
-    }
-
     /// The number of bytes [`Packet::encode`] writes, fixed header included: compare it with
     /// the peer's Maximum Packet Size before sending.
     pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize> {
-        let version = self.version_for(version)?;
-        let remaining = self.remaining_len(version)?;
-        Ok(1 + var_int_len(remaining as u32) + remaining)
+        frame_len(self, self.version_for(version)?)
     }
 
     /// Appends this packet's encoding for `version` to `buf` (CONNECT uses its own
@@ -316,7 +302,21 @@ impl Packet {
     /// PUBLISH with DUP, AUTH on 3.1.1, a body over 268,435,455 bytes. Nothing is appended
     /// then.
     pub fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<()> {
-        encode_frame(self, self.version_for(version)?, buf)
+        encode_frame::<true, _>(self, self.version_for(version)?, buf)
+    }
+
+    /// [`encode`](Packet::encode) without the content checks that scan data: topic name and
+    /// filter syntax, U+0000 in strings, UTF-8 of payloads marked UTF-8. Structural checks
+    /// (lengths, packet identifiers, reason codes, flags) still apply.
+    ///
+    /// For packets whose content was validated where it entered the program: a decoded
+    /// packet being forwarded, or one built from arguments the caller has checked. mqttkit's
+    /// client and broker encode this way on their hot paths.
+    ///
+    /// # Errors
+    /// As [`encode`](Packet::encode), less the skipped checks.
+    pub fn encode_unchecked(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<()> {
+        encode_frame::<false, _>(self, self.version_for(version)?, buf)
     }
 
     /// Decodes one complete packet (fixed header included) that uses `version`; CONNECT is
@@ -371,28 +371,39 @@ impl Packet {
 }
 
 /// Writes a whole packet: the fixed header with the body's length (counted by a first pass
-/// of `write_body`), then the body. On error nothing is appended.
-pub(crate) fn encode_frame<B: Frame + ?Sized>(
+/// of `write_body`), then the body, validating its content when `CHECKS`. On error nothing is
+/// appended.
+pub(crate) fn encode_frame<const CHECKS: bool, B: Frame + ?Sized>(
     frame: &B,
     version: ProtocolVersion,
     buf: &mut BytesMut,
 ) -> Result<()> {
-    let remaining = frame_body_len(frame, version)?;
+    let remaining = match frame.body_len(version) {
+        Some(len) if len <= MAX_VAR_INT as usize => len,
+        _ => frame_body_len::<false, B>(frame, version)?,
+    };
+    let start = buf.len();
     buf.reserve(1 + var_int_len(remaining as u32) + remaining);
-    Sink::put_u8(buf, frame.first_byte());
-    put_var_int(buf, remaining as u32, "remaining length")?;
-    frame.write_body(buf, version)
+    let mut writer = Writer::<CHECKS>(buf);
+    writer.put_u8(frame.first_byte());
+    put_var_int(&mut writer, remaining as u32, "remaining length")?;
+    // The checks run in this pass: on a refusal, take back what was written.
+    frame.write_body(&mut writer, version).inspect_err(|_| buf.truncate(start))
 }
 
-/// The number of bytes [`encode_frame`] writes.
+/// The number of bytes [`encode_frame`] writes, after the same checks.
 pub(crate) fn frame_len<B: Frame + ?Sized>(frame: &B, version: ProtocolVersion) -> Result<usize> {
-    let remaining = frame_body_len(frame, version)?;
+    let remaining = frame_body_len::<true, B>(frame, version)?;
     Ok(1 + var_int_len(remaining as u32) + remaining)
 }
 
-/// The length of a frame's body, refusing one longer than a Remaining Length can say.
-fn frame_body_len<B: Frame + ?Sized>(frame: &B, version: ProtocolVersion) -> Result<usize> {
-    let mut counter = Counter::default();
+/// The length of a frame's body, refusing one longer than a Remaining Length can say; with
+/// `CHECKS`, also running the checks of the writing pass.
+fn frame_body_len<const CHECKS: bool, B: Frame + ?Sized>(
+    frame: &B,
+    version: ProtocolVersion,
+) -> Result<usize> {
+    let mut counter = Counter::<CHECKS>::default();
     frame.write_body(&mut counter, version)?;
     let remaining = counter.0;
     if remaining > MAX_VAR_INT as usize {
@@ -410,6 +421,12 @@ pub(crate) trait Frame {
     fn first_byte(&self) -> u8;
     /// The variable header and payload.
     fn write_body<S: Sink>(&self, sink: &mut S, version: ProtocolVersion) -> Result<()>;
+    /// The body's length when it is cheap to compute directly; `None` counts it with a pass
+    /// of [`Frame::write_body`].
+    fn body_len(&self, version: ProtocolVersion) -> Option<usize> {
+        let _ = version;
+        None
+    }
 }
 
 impl Frame for Packet {
@@ -419,6 +436,13 @@ impl Frame for Packet {
 
     fn write_body<S: Sink>(&self, sink: &mut S, version: ProtocolVersion) -> Result<()> {
         Packet::write_body(self, sink, version)
+    }
+
+    fn body_len(&self, version: ProtocolVersion) -> Option<usize> {
+        match self {
+            Packet::Publish(publish) => publish.body_len(version),
+            _ => None,
+        }
     }
 }
 

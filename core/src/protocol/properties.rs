@@ -8,8 +8,8 @@ use bytestring::ByteString;
 
 use super::PacketType;
 use super::error::{ProtocolError, Result};
-use super::topic::validate_topic_name;
-use super::wire::{Counter, Reader, Sink, put_binary, put_string, put_var_int};
+use super::topic::{validate_decoded_topic_name, validate_topic_name};
+use super::wire::{Reader, Sink, put_binary, put_checked_string, put_string, put_var_int};
 
 /// A User Property: a name/value pair of UTF-8 strings. Order is significant and names may
 /// repeat.
@@ -197,7 +197,7 @@ impl PropertyReader<'_> {
     /// A Response Topic: a topic name, so no wildcards (as Mosquitto also enforces).
     pub(crate) fn response_topic(&mut self) -> Result<ByteString> {
         let topic = self.string()?;
-        validate_topic_name(&topic).map_err(ProtocolError::InvalidTopicName)?;
+        validate_decoded_topic_name(&topic).map_err(ProtocolError::InvalidTopicName)?;
         Ok(topic)
     }
 
@@ -216,6 +216,9 @@ impl PropertyReader<'_> {
 /// is allowed in `context` and that only repeatable ones repeat.
 pub(crate) fn read_properties<P: PropertySet>(reader: &mut Reader, context: PropertyContext) -> Result<P> {
     let len = reader.var_int("property length")? as usize;
+    if len == 0 {
+        return Ok(P::default());
+    }
     let mut block = Reader::new(reader.take(len, "properties")?);
     let mut set = P::default();
     let mut seen: u64 = 0;
@@ -237,10 +240,7 @@ pub(crate) fn read_properties<P: PropertySet>(reader: &mut Reader, context: Prop
 
 /// Writes a property block: its length, then the properties.
 pub(crate) fn write_properties<S: Sink, P: PropertySet>(sink: &mut S, set: &P) -> Result<()> {
-    let mut counter = Counter::default();
-    set.write_properties(&mut counter)?;
-    put_var_int(sink, counter.0 as u32, "property length")?;
-    set.write_properties(sink)
+    sink.put_length_prefixed(|sink| set.write_properties(sink))
 }
 
 /// Writers for each property value type; `None` writes nothing.
@@ -308,9 +308,13 @@ pub(crate) mod put {
 
     pub(crate) fn response_topic<S: Sink>(sink: &mut S, value: Option<&ByteString>) -> Result<()> {
         if let Some(topic) = value {
-            validate_topic_name(topic).map_err(ProtocolError::InvalidTopicName)?;
+            if S::CHECKS {
+                validate_topic_name(topic).map_err(ProtocolError::InvalidTopicName)?;
+            }
+            sink.put_u8(PropertyId::ResponseTopic as u8);
+            put_checked_string(sink, topic, PropertyId::ResponseTopic.name())?;
         }
-        string(sink, PropertyId::ResponseTopic, value)
+        Ok(())
     }
 
     pub(crate) fn binary<S: Sink>(sink: &mut S, id: PropertyId, value: Option<&Bytes>) -> Result<()> {

@@ -7,8 +7,8 @@ use bytestring::ByteString;
 use super::error::{ProtocolError, Result};
 use super::packet::{put_packet_id, read_packet_id, read_reason_and_properties, write_reason_and_properties};
 use super::properties::{PropertyReader, PropertySet, UserProperty, put, read_properties, write_properties};
-use super::topic::validate_topic_name;
-use super::wire::{Reader, Sink, put_string};
+use super::topic::{validate_decoded_topic_name, validate_topic_name};
+use super::wire::{Reader, Sink, put_checked_string};
 use super::{PacketType, PropertyContext, PropertyId, ProtocolVersion, QoS, ReasonCode};
 
 const PUBLISH: PropertyContext = PropertyContext::Packet(PacketType::Publish);
@@ -65,7 +65,29 @@ impl Publish {
     /// # Errors
     /// As [`Packet::encode`](super::Packet::encode); nothing is appended then.
     pub fn encode(&self, version: ProtocolVersion, buf: &mut bytes::BytesMut) -> Result<()> {
-        super::packet::encode_frame(self, version, buf)
+        super::packet::encode_frame::<true, _>(self, version, buf)
+    }
+
+    /// Runs the content checks [`encode`](Publish::encode) makes (topic name, Response
+    /// Topic, a payload marked UTF-8 being UTF-8, no U+0000 in strings) without encoding, so
+    /// that content can be validated where it enters a program and later encoded with
+    /// [`encode_unchecked`](Publish::encode_unchecked).
+    ///
+    /// # Errors
+    /// The first content problem found.
+    pub fn validate(&self) -> Result<()> {
+        check_topic(&self.topic, &self.properties, validate_topic_name)?;
+        check_payload_format(self.properties.payload_format_indicator, &self.payload)?;
+        self.properties.write_properties(&mut super::wire::Counter::<true>::default())
+    }
+
+    /// [`encode`](Publish::encode) without the content checks, as
+    /// [`Packet::encode_unchecked`](super::Packet::encode_unchecked) describes.
+    ///
+    /// # Errors
+    /// As [`Packet::encode_unchecked`](super::Packet::encode_unchecked).
+    pub fn encode_unchecked(&self, version: ProtocolVersion, buf: &mut bytes::BytesMut) -> Result<()> {
+        super::packet::encode_frame::<false, _>(self, version, buf)
     }
 
     /// The number of bytes [`Publish::encode`] writes.
@@ -92,7 +114,7 @@ impl Publish {
             ProtocolVersion::V5 => read_properties::<PublishProperties>(r, PUBLISH)?,
             ProtocolVersion::V311 => PublishProperties::default(),
         };
-        check_topic(&topic, &properties)?;
+        check_topic(&topic, &properties, validate_decoded_topic_name)?;
         let payload = r.rest();
         check_payload_format(properties.payload_format_indicator, &payload)?;
         Ok(Publish { dup, qos, retain: flags & 0x01 != 0, topic, packet_id, properties, payload })
@@ -106,14 +128,21 @@ impl Publish {
             ProtocolVersion::V5 => &self.properties,
             ProtocolVersion::V311 => &PublishProperties::EMPTY,
         };
-        check_topic(&self.topic, properties)?;
-        check_payload_format(properties.payload_format_indicator, &self.payload)?;
-        put_string(sink, &self.topic, "topic name")?;
+        if S::CHECKS {
+            check_topic(&self.topic, properties, validate_topic_name)?;
+            check_payload_format(properties.payload_format_indicator, &self.payload)?;
+        }
+        put_checked_string(sink, &self.topic, "topic name")?;
         if self.qos != QoS::AtMostOnce {
             put_packet_id(sink, self.packet_id, PacketType::Publish)?;
         }
         if version == ProtocolVersion::V5 {
-            write_properties(sink, properties)?;
+            if properties.is_empty() {
+                // The common case: a zero property length, without walking the set.
+                sink.put_u8(0);
+            } else {
+                write_properties(sink, properties)?;
+            }
         }
         sink.put_slice(&self.payload);
         Ok(())
@@ -122,14 +151,18 @@ impl Publish {
 
 /// A topic name must be valid (`MQTT-3.3.2-2`); it may be empty only with a Topic Alias
 /// (MQTT 5.0 §3.3.2.1).
-fn check_topic(topic: &str, properties: &PublishProperties) -> Result<()> {
+fn check_topic(
+    topic: &str,
+    properties: &PublishProperties,
+    validate: fn(&str) -> std::result::Result<(), super::TopicError>,
+) -> Result<()> {
     if topic.is_empty() {
         return match properties.topic_alias {
             Some(_) => Ok(()),
             None => Err(ProtocolError::EmptyTopicWithoutAlias),
         };
     }
-    validate_topic_name(topic).map_err(ProtocolError::InvalidTopicName)
+    validate(topic).map_err(ProtocolError::InvalidTopicName)
 }
 
 /// Checks a payload against its Payload Format Indicator (MQTT 5.0 §3.3.2.3.2: a payload marked
@@ -179,6 +212,18 @@ pub struct PublishProperties {
 }
 
 impl PublishProperties {
+    /// Whether no property is set.
+    pub fn is_empty(&self) -> bool {
+        self.payload_format_indicator.is_none()
+            && self.message_expiry_interval.is_none()
+            && self.topic_alias.is_none()
+            && self.response_topic.is_none()
+            && self.correlation_data.is_none()
+            && self.user_properties.is_empty()
+            && self.subscription_identifiers.is_empty()
+            && self.content_type.is_none()
+    }
+
     const EMPTY: PublishProperties = PublishProperties {
         payload_format_indicator: None,
         message_expiry_interval: None,
@@ -319,6 +364,14 @@ impl super::packet::Frame for Publish {
     fn write_body<S: Sink>(&self, sink: &mut S, version: ProtocolVersion) -> Result<()> {
         self.write(sink, version)
     }
+
+    /// Without properties, the body length is arithmetic.
+    fn body_len(&self, version: ProtocolVersion) -> Option<usize> {
+        let plain = version == ProtocolVersion::V311 || self.properties.is_empty();
+        let packet_id = if self.qos == QoS::AtMostOnce { 0 } else { 2 };
+        let properties = usize::from(version == ProtocolVersion::V5);
+        plain.then(|| 2 + self.topic.len() + packet_id + properties + self.payload.len())
+    }
 }
 
 #[cfg(test)]
@@ -352,5 +405,20 @@ mod tests {
         assert!(buf.is_empty());
         // MQTT 3.1.1 does not send the indicator, so nothing contradicts the payload.
         assert!(Packet::Publish(publish).encode(ProtocolVersion::V311, &mut buf).is_ok());
+    }
+
+    #[test]
+    fn validate_runs_the_content_checks_of_encode() {
+        let mut publish = Publish::new("a/b", "x", QoS::AtLeastOnce);
+        assert_eq!(publish.validate(), Ok(()));
+        publish.properties.response_topic = Some("reply/+".into());
+        assert!(matches!(publish.validate(), Err(ProtocolError::InvalidTopicName(_))));
+        publish.properties.response_topic = None;
+        publish.properties.payload_format_indicator = Some(PayloadFormat::Utf8);
+        publish.payload = Bytes::from_static(&[0xFF]);
+        assert_eq!(publish.validate(), Err(ProtocolError::PayloadFormatInvalid));
+        publish.payload = Bytes::from_static(b"ok");
+        publish.properties.user_properties.push(("k".into(), "v\0".into()));
+        assert!(matches!(publish.validate(), Err(ProtocolError::NullCharacter(_))));
     }
 }

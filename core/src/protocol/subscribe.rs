@@ -7,7 +7,7 @@ use super::packet::{put_packet_id, put_reason_code, read_packet_id, read_reason_
 use super::properties::{PropertyReader, PropertySet, UserProperty, put, read_properties, write_properties};
 use super::publish::AckProperties;
 use super::topic::{SHARED_PREFIX, validate_topic_filter};
-use super::wire::{Reader, Sink, put_string};
+use super::wire::{Reader, Sink, put_checked_string};
 use super::{PacketType, PropertyContext, PropertyId, ProtocolVersion, QoS, ReasonCode};
 
 /// Retain Handling subscription option: when retained messages are sent for a new
@@ -147,9 +147,11 @@ impl Subscribe {
             write_properties(sink, &self.properties)?;
         }
         for subscription in &self.subscriptions {
-            validate_topic_filter(&subscription.filter).map_err(ProtocolError::InvalidTopicFilter)?;
-            check_no_local(&subscription.filter, &subscription.options)?;
-            put_string(sink, &subscription.filter, "topic filter")?;
+            if S::CHECKS {
+                validate_topic_filter(&subscription.filter).map_err(ProtocolError::InvalidTopicFilter)?;
+                check_no_local(&subscription.filter, &subscription.options)?;
+            }
+            put_checked_string(sink, &subscription.filter, "topic filter")?;
             sink.put_u8(subscription.options.to_byte(version));
         }
         Ok(())
@@ -328,8 +330,10 @@ impl Unsubscribe {
             write_properties(sink, &self.properties)?;
         }
         for filter in &self.filters {
-            validate_topic_filter(filter).map_err(ProtocolError::InvalidTopicFilter)?;
-            put_string(sink, filter, "topic filter")?;
+            if S::CHECKS {
+                validate_topic_filter(filter).map_err(ProtocolError::InvalidTopicFilter)?;
+            }
+            put_checked_string(sink, filter, "topic filter")?;
         }
         Ok(())
     }

@@ -41,22 +41,37 @@ pub enum TopicError {
     MissingSharedFilter,
 }
 
-fn check_string(topic: &str) -> Result<(), TopicError> {
+fn check_length(topic: &str) -> Result<(), TopicError> {
     if topic.is_empty() {
         return Err(TopicError::Empty);
     }
     if topic.len() > MAX_TOPIC_LEN {
         return Err(TopicError::TooLong(topic.len()));
     }
+    Ok(())
+}
+
+fn check_string(topic: &str) -> Result<(), TopicError> {
+    check_length(topic)?;
     if memchr::memchr(0, topic.as_bytes()).is_some() {
         return Err(TopicError::NullCharacter);
     }
     Ok(())
 }
 
-/// Checks a topic name (what PUBLISH carries): non-empty, no wildcards, no U+0000.
+/// Checks a topic name (what PUBLISH carries): non-empty, no wildcards, no U+0000; one scan.
 pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
-    check_string(name)?;
+    check_length(name)?;
+    match memchr::memchr3(0, b'+', b'#', name.as_bytes()).map(|at| name.as_bytes()[at]) {
+        None => Ok(()),
+        Some(0) => Err(TopicError::NullCharacter),
+        Some(_) => Err(TopicError::WildcardInName),
+    }
+}
+
+/// [`validate_topic_name`] for a name already known to hold no U+0000 (a decoded string).
+pub(crate) fn validate_decoded_topic_name(name: &str) -> Result<(), TopicError> {
+    check_length(name)?;
     if memchr::memchr2(b'+', b'#', name.as_bytes()).is_some() {
         return Err(TopicError::WildcardInName);
     }
@@ -79,7 +94,7 @@ impl<'a> TopicFilter<'a> {
         let parsed = match filter.strip_prefix(SHARED_PREFIX) {
             Some(rest) => {
                 let (group, inner) = rest.split_once('/').ok_or(TopicError::MissingSharedFilter)?;
-                if group.is_empty() || group.contains(['+', '#']) {
+                if group.is_empty() || memchr::memchr2(b'+', b'#', group.as_bytes()).is_some() {
                     return Err(TopicError::InvalidShareName);
                 }
                 if inner.is_empty() {
@@ -118,13 +133,18 @@ impl fmt::Display for TopicFilter<'_> {
     }
 }
 
+/// `#` only as the whole last level, `+` only as a whole level: one scan for wildcards,
+/// then a look at each one's neighbours.
 fn check_wildcards(filter: &str) -> Result<(), TopicError> {
-    let mut levels = filter.split('/').peekable();
-    while let Some(level) = levels.next() {
-        if level.contains('#') && (level != "#" || levels.peek().is_some()) {
-            return Err(TopicError::MultiLevelWildcardNotLast);
-        }
-        if level.contains('+') && level != "+" {
+    let bytes = filter.as_bytes();
+    for at in memchr::memchr2_iter(b'+', b'#', bytes) {
+        let starts_level = at == 0 || bytes[at - 1] == b'/';
+        let last = at + 1 == bytes.len();
+        if bytes[at] == b'#' {
+            if !(starts_level && last) {
+                return Err(TopicError::MultiLevelWildcardNotLast);
+            }
+        } else if !(starts_level && (last || bytes[at + 1] == b'/')) {
             return Err(TopicError::SingleLevelWildcardNotAlone);
         }
     }

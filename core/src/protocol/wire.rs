@@ -132,39 +132,79 @@ impl Reader {
     }
 }
 
-/// Where encoded bytes go: a [`BytesMut`] that receives them, or a [`Counter`] that only
-/// adds up their length.
-pub(crate) trait Sink {
+/// Where encoded bytes go: a [`Writer`] that appends them to a buffer, or a [`Counter`]
+/// that only adds up their length.
+///
+/// Encoding walks a packet twice: once into a [`Counter`] for the Remaining Length, once
+/// into a [`Writer`]. Checks that scan data (UTF-8, U+0000, topic syntax) run only where
+/// [`Sink::CHECKS`] is true: in the writing pass of a checked encode.
+pub(crate) trait Sink: Sized {
+    /// Whether this pass validates what it writes.
+    const CHECKS: bool;
+    /// Whether this pass writes bytes (rather than counting them).
+    const WRITES: bool;
     fn put_u8(&mut self, value: u8);
     fn put_u16(&mut self, value: u16);
     fn put_u32(&mut self, value: u32);
     fn put_slice(&mut self, bytes: &[u8]);
+    /// Writes what `body` writes, preceded by its length as a Variable Byte Integer.
+    fn put_length_prefixed(&mut self, body: impl FnOnce(&mut Self) -> Result<()>) -> Result<()>;
 }
 
-impl Sink for BytesMut {
+/// A [`Sink`] appending to a buffer; with `CHECKS`, it validates what it writes.
+pub(crate) struct Writer<'a, const CHECKS: bool>(pub(crate) &'a mut BytesMut);
+
+impl<const C: bool> Sink for Writer<'_, C> {
+    const CHECKS: bool = C;
+    const WRITES: bool = true;
     #[inline]
     fn put_u8(&mut self, value: u8) {
-        BufMut::put_u8(self, value)
+        BufMut::put_u8(self.0, value)
     }
     #[inline]
     fn put_u16(&mut self, value: u16) {
-        BufMut::put_u16(self, value)
+        BufMut::put_u16(self.0, value)
     }
     #[inline]
     fn put_u32(&mut self, value: u32) {
-        BufMut::put_u32(self, value)
+        BufMut::put_u32(self.0, value)
     }
     #[inline]
     fn put_slice(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes)
+        self.0.extend_from_slice(bytes)
+    }
+
+    /// Writes a one-byte length placeholder, the body, then the real length: in place when
+    /// it fits one byte (the usual case), otherwise after moving the body up.
+    fn put_length_prefixed(&mut self, body: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        let at = self.0.len();
+        BufMut::put_u8(self.0, 0);
+        body(self)?;
+        let len = self.0.len() - at - 1;
+        if len > MAX_VAR_INT as usize {
+            return Err(ProtocolError::ValueTooLarge { what: "length", len, max: MAX_VAR_INT as usize });
+        }
+        let prefix = var_int_len(len as u32);
+        if prefix > 1 {
+            self.0.extend_from_slice(&[0; 3][..prefix - 1]);
+            self.0.copy_within(at + 1..at + 1 + len, at + prefix);
+        }
+        let mut value = len as u32;
+        for byte in &mut self.0[at..at + prefix] {
+            *byte = (value & 0x7F) as u8 | if value > 0x7F { 0x80 } else { 0 };
+            value >>= 7;
+        }
+        Ok(())
     }
 }
 
-/// A [`Sink`] that counts.
+/// A [`Sink`] that counts; with `CHECKS`, it also validates, as the writing pass does.
 #[derive(Default)]
-pub(crate) struct Counter(pub(crate) usize);
+pub(crate) struct Counter<const CHECKS: bool = false>(pub(crate) usize);
 
-impl Sink for Counter {
+impl<const C: bool> Sink for Counter<C> {
+    const CHECKS: bool = C;
+    const WRITES: bool = false;
     #[inline]
     fn put_u8(&mut self, _: u8) {
         self.0 += 1
@@ -180,6 +220,14 @@ impl Sink for Counter {
     #[inline]
     fn put_slice(&mut self, bytes: &[u8]) {
         self.0 += bytes.len()
+    }
+
+    fn put_length_prefixed(&mut self, body: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        let at = self.0;
+        body(self)?;
+        let len = self.0 - at;
+        self.0 += var_int_len(len.min(MAX_VAR_INT as usize) as u32);
+        Ok(())
     }
 }
 
@@ -201,7 +249,9 @@ pub(crate) fn put_var_int<S: Sink>(sink: &mut S, mut value: u32, what: &'static 
 }
 
 pub(crate) fn put_binary<S: Sink>(sink: &mut S, bytes: &[u8], what: &'static str) -> Result<()> {
-    if bytes.len() > MAX_FIELD_LEN {
+    // A length that does not fit the prefix would corrupt the packet: refused whenever
+    // bytes are written, checked or not.
+    if (S::CHECKS || S::WRITES) && bytes.len() > MAX_FIELD_LEN {
         return Err(ProtocolError::ValueTooLarge { what, len: bytes.len(), max: MAX_FIELD_LEN });
     }
     sink.put_u16(bytes.len() as u16);
@@ -212,8 +262,14 @@ pub(crate) fn put_binary<S: Sink>(sink: &mut S, bytes: &[u8], what: &'static str
 /// Writes a UTF-8 Encoded String, refusing U+0000 (`MQTT-1.5.4-2`) so that mqttkit never
 /// sends what a peer must reject.
 pub(crate) fn put_string<S: Sink>(sink: &mut S, text: &str, what: &'static str) -> Result<()> {
-    if memchr::memchr(0, text.as_bytes()).is_some() {
+    if S::CHECKS && memchr::memchr(0, text.as_bytes()).is_some() {
         return Err(ProtocolError::NullCharacter(what));
     }
+    put_binary(sink, text.as_bytes(), what)
+}
+
+/// Writes a UTF-8 Encoded String the caller has already checked for U+0000 (a topic name
+/// or filter, validated as a whole).
+pub(crate) fn put_checked_string<S: Sink>(sink: &mut S, text: &str, what: &'static str) -> Result<()> {
     put_binary(sink, text.as_bytes(), what)
 }
