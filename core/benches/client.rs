@@ -162,10 +162,10 @@ async fn rumqttc_throughput(sink: &Sink, count: u64, qos: QoS) -> f64 {
             match eventloop.poll().await {
                 Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => {
                     acknowledged += 1;
-                    if acknowledged == count {
-                        if let Some(done) = done.take() {
-                            let _ = done.send(());
-                        }
+                    if acknowledged == count
+                        && let Some(done) = done.take()
+                    {
+                        let _ = done.send(());
                     }
                 }
                 Ok(_) => {}

@@ -445,6 +445,8 @@ impl WebSocketBridge {
         let task = tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 tokio::spawn(async move {
+                    // tungstenite fixes the callback's error type (an HTTP response).
+                    #[allow(clippy::result_large_err)]
                     let agree = |request: &Request, mut response: Response| {
                         let asked = request.headers().get("Sec-WebSocket-Protocol").cloned();
                         if let Some(protocol) = asked {
