@@ -6,7 +6,7 @@ BINDINGS := python node c
 
 .PHONY: test deps lint examples test-bindings test-rust bench fuzz
 
-# Output ends with the Rust test runner's own summary lines.
+# Output ends with the Rust test runner's summary lines and their total.
 test: deps lint examples test-bindings test-rust
 
 deps:
@@ -30,7 +30,7 @@ test-bindings:
 	done
 
 test-rust:
-	$(CARGO) test --workspace --all-features
+	CARGO="$(CARGO)" scripts/test-rust.sh
 
 bench:
 	$(CARGO) bench -p mqttkit --bench codec
