@@ -24,8 +24,10 @@ use crate::error::Error;
 pub(crate) const EVENT_QUEUE_CAPACITY: usize = 1024;
 
 /// Everything a client reports.
+///
+/// Bindings convert it exhaustively (no catch-all arm), so a new kind of event fails their
+/// build until they handle it.
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub enum Event {
     /// A connection was established (CONNACK Success).
     Connected(ConnectResult),

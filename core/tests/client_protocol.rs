@@ -190,6 +190,14 @@ async fn server_limits_are_honoured_locally_with_clear_errors() {
     // None of them reached the server: the next packet it sees is this ping.
     client.ping_nowait().await.unwrap();
     assert_eq!(link.recv().await, Packet::PingReq);
+    // A QoS 1 publish within the limits is sized before its packet identifier exists.
+    let publishing = tokio::spawn({
+        let client = client.clone();
+        async move { client.publish("small", "x", QoS::AtLeastOnce).await }
+    });
+    let publish = expect_publish(link.recv().await);
+    link.send(Packet::PubAck(PubAck::new(publish.packet_id))).await;
+    assert!(publishing.await.unwrap().unwrap().is_success());
 }
 
 #[tokio::test]
@@ -524,4 +532,32 @@ async fn packet_identifiers_are_unique_while_in_flight() {
         };
         assert!(id != 0 && ids.insert(id), "packet identifier {id} reused while in flight (MQTT-2.2.1-3)");
     }
+}
+
+#[tokio::test]
+async fn manual_re_authentication_answers_each_step() {
+    let server = FakeServer::start().await;
+    let (client, mut events) = Client::with_events(client(&server).build().unwrap()).unwrap();
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    let mut link = server.accept_with(connack(Default::default())).await;
+    connecting.await.unwrap().unwrap();
+    let first = tokio::spawn({
+        let client = client.clone();
+        async move { client.re_authenticate_with("TOKEN", Some(bytes::Bytes::from_static(b"hello"))).await }
+    });
+    assert_eq!(auth_data(link.recv().await), (ReasonCode::ReAuthenticate, "hello".to_owned()));
+    link.send(auth(ReasonCode::ContinueAuthentication, "n1")).await;
+    // The waiting call resolves with the server's Continue, which is also an event.
+    assert_eq!(first.await.unwrap().unwrap().reason_code, ReasonCode::ContinueAuthentication);
+    expect_event(&mut events, "AuthReceived", |e| matches!(e, Event::AuthReceived(_)).then_some(())).await;
+    let second = tokio::spawn({
+        let client = client.clone();
+        async move { client.auth_continue("TOKEN", Some(bytes::Bytes::from_static(b"n1:secret"))).await }
+    });
+    assert_eq!(auth_data(link.recv().await), (ReasonCode::ContinueAuthentication, "n1:secret".to_owned()));
+    link.send(auth(ReasonCode::Success, "")).await;
+    assert_eq!(second.await.unwrap().unwrap().reason_code, ReasonCode::Success);
 }

@@ -492,7 +492,10 @@ impl Worker {
             return Ok(());
         }
         let result = AuthResult { reason_code: auth.reason_code, properties: auth.properties };
-        if result.reason_code != ReasonCode::Success || !complete(link.auth.take(), Ok(result.clone())) {
+        // The caller of auth_continue / re_authenticate_with gets the server's answer, Continue
+        // or Success; a Continue is also an event, since it asks for the next step.
+        let waited = complete(link.auth.take(), Ok(result.clone()));
+        if !waited || result.reason_code != ReasonCode::Success {
             self.events.emit(Event::AuthReceived(result));
         }
         Ok(())
@@ -781,8 +784,7 @@ impl Worker {
             )));
         }
         if let Some(max) = link.limits.maximum_packet_size {
-            let size =
-                publish.encoded_len(link.version).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            let size = publish.wire_len(link.version);
             if size > max {
                 return Err(Error::InvalidArgument(format!(
                     "PUBLISH of {size} bytes exceeds the server's Maximum Packet Size of {max} bytes"

@@ -373,8 +373,7 @@ impl ClientOptionsBuilder {
         self
     }
 
-    /// Runs enhanced authentication with `authenticator` at every connect (MQTT 5), e.g.
-    /// [`ScramSha256`](super::ScramSha256).
+    /// Runs enhanced authentication with `authenticator` at every connect (MQTT 5).
     pub fn authenticator(mut self, authenticator: impl super::Authenticator) -> Self {
         self.options.authenticator = Some(std::sync::Arc::new(authenticator));
         self

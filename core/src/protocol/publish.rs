@@ -68,6 +68,15 @@ impl Publish {
         super::packet::encode_frame::<true, _>(self, version, buf)
     }
 
+    /// The size of this PUBLISH on the wire, without any check: it may be computed before
+    /// the packet identifier is assigned (which takes the same two bytes).
+    pub fn wire_len(&self, version: ProtocolVersion) -> usize {
+        let mut counter = super::wire::Counter::<false>::default();
+        // A counting pass without checks cannot fail.
+        let _ = self.write(&mut counter, version);
+        1 + super::wire::var_int_len(counter.0.min(super::wire::MAX_VAR_INT as usize) as u32) + counter.0
+    }
+
     /// Runs the content checks [`encode`](Publish::encode) makes (topic name, Response
     /// Topic, a payload marked UTF-8 being UTF-8, no U+0000 in strings) without encoding, so
     /// that content can be validated where it enters a program and later encoded with
