@@ -1,6 +1,124 @@
 //! The `mqttkit` command-line tool.
+//!
+//! `mqttkit broker [--config FILE] [--bind ADDR:PORT]... [--data-dir DIR] [--log LEVEL]`
+//! runs the broker until SIGINT or SIGTERM, then shuts it down gracefully.
 
-fn main() {
-    eprintln!("mqttkit: no subcommands yet");
-    std::process::exit(2);
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mqttkit::broker::{Broker, BrokerConfig, Durability, ListenerConfig};
+
+/// MQTT v5 / v3.1.1 engine: broker and tools.
+#[derive(Debug, Parser)]
+#[command(name = "mqttkit", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the MQTT broker (MQTT 5.0 and 3.1.1 on the same listeners).
+    Broker(BrokerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BrokerArgs {
+    /// TOML configuration file (see `BrokerConfig`); errors name the file, line and reason.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Listen on this address instead of the configured listeners (repeatable). Default:
+    /// 127.0.0.1:1883.
+    #[arg(long, short = 'b', value_name = "ADDR:PORT")]
+    bind: Vec<SocketAddr>,
+    /// Data directory for persistent storage (overrides `storage.data_dir`).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log filter: a level (error, warn, info, debug, trace) or a tracing directive such as
+    /// `mqttkit=debug`. Default: `RUST_LOG`, else `info`.
+    #[arg(long, value_name = "LEVEL")]
+    log: Option<String>,
+}
+
+fn init_logging(filter: Option<&str>) -> Result<(), String> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match filter {
+        Some(directive) => EnvFilter::try_new(directive).map_err(|e| format!("--log {directive:?}: {e}"))?,
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    Ok(())
+}
+
+/// Resolves when SIGINT or (on Unix) SIGTERM arrives.
+async fn termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn run_broker(args: BrokerArgs) -> Result<(), String> {
+    let mut config = match &args.config {
+        Some(path) => BrokerConfig::from_toml_file(path).map_err(|e| e.to_string())?,
+        None => BrokerConfig::default(),
+    };
+    if !args.bind.is_empty() {
+        config.listeners = args.bind.iter().map(|&bind| ListenerConfig { bind }).collect();
+    }
+    if let Some(dir) = args.data_dir {
+        config.storage.data_dir = Some(dir);
+        if config.storage.durability == Durability::Memory {
+            tracing::warn!("--data-dir given but storage.durability = \"memory\": nothing is stored");
+        }
+    }
+    let broker = Broker::builder().config(config).start().await.map_err(|e| e.to_string())?;
+    for addr in broker.local_addrs() {
+        // On stdout so that scripts can find the port when they bind port 0.
+        println!("mqttkit broker listening on {addr}");
+    }
+    termination().await;
+    tracing::info!("shutting down");
+    broker.shutdown().await;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Command::Broker(args) = cli.command;
+    if let Err(error) = init_logging(args.log.as_deref()) {
+        eprintln!("mqttkit: {error}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("mqttkit: cannot start the Tokio runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run_broker(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("mqttkit: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,1 +1,712 @@
-//! The MQTT broker.
+//! The MQTT broker: MQTT 5.0 and 3.1.1 on the same listeners, embeddable in any Tokio
+//! program.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), mqttkit::broker::BrokerError> {
+//! use mqttkit::broker::Broker;
+//!
+//! let broker = Broker::builder().bind("127.0.0.1:0".parse().unwrap()).start().await?;
+//! println!("listening on {:?}", broker.local_addrs());
+//! println!("{:?}", broker.stats());
+//! broker.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Architecture: one task per connection (read, decode, handle, then one batched write per
+//! wake-up), a subscription trie ([`router`](self) module) matched under a short
+//! synchronous lock, one shared payload per message, and per-session bounded queues that the
+//! attached connection drains within the client's Receive Maximum. A sweeper task fires
+//! delayed wills and session expiry.
+
+mod auth;
+mod config;
+mod connection;
+mod error;
+mod router;
+mod session;
+mod stats;
+mod storage;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use bytestring::ByteString;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+pub use auth::{
+    AuthDecision, AuthExchange, AuthFuture, AuthStep, Authenticator, ConfigAuthenticator, Credentials,
+    SCRAM_SHA_256, ScramClient, ScramServer,
+};
+pub use config::{
+    AuthConfig, BrokerConfig, Durability, Features, Limits, ListenerConfig, StorageConfig, UserConfig,
+};
+pub use error::BrokerError;
+pub use stats::BrokerStats;
+
+use router::Router;
+use session::{Delivery, Enqueued, Inflight, Message, OutState, Session};
+use stats::Counters;
+use storage::{Op, Storage};
+
+use crate::protocol::{QoS, Will, topic_matches};
+
+/// Entry point: `Broker::builder()`.
+#[derive(Debug)]
+pub struct Broker;
+
+impl Broker {
+    /// A builder with the default configuration (listen on `127.0.0.1:1883`).
+    pub fn builder() -> BrokerBuilder {
+        BrokerBuilder { config: BrokerConfig::default(), authenticator: None, bind_override: None }
+    }
+}
+
+/// Configures and starts a broker.
+pub struct BrokerBuilder {
+    config: BrokerConfig,
+    authenticator: Option<Arc<dyn Authenticator>>,
+    bind_override: Option<Vec<SocketAddr>>,
+}
+
+impl std::fmt::Debug for BrokerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerBuilder").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl BrokerBuilder {
+    /// Uses this whole configuration.
+    pub fn config(mut self, config: BrokerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Listens on this address only (replacing the configured listeners). Port 0 picks a
+    /// free port; see [`BrokerHandle::local_addrs`].
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind_override = Some(vec![addr]);
+        self
+    }
+
+    /// Sets the limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.config.limits = limits;
+        self
+    }
+
+    /// Sets the optional features.
+    pub fn features(mut self, features: Features) -> Self {
+        self.config.features = features;
+        self
+    }
+
+    /// Replaces the in-config user list with a custom authenticator.
+    pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
+        self.authenticator = Some(Arc::new(authenticator));
+        self
+    }
+
+    /// Binds the listeners and starts serving.
+    ///
+    /// # Errors
+    /// An invalid configuration, a listener that cannot bind, or a durability policy that
+    /// is not implemented yet.
+    pub async fn start(self) -> Result<BrokerHandle, BrokerError> {
+        let mut config = self.config;
+        if let Some(addrs) = self.bind_override {
+            config.listeners = addrs.into_iter().map(|bind| ListenerConfig { bind }).collect();
+        }
+        config.validate().map_err(|reason| BrokerError::Config {
+            origin: "configuration".into(),
+            line: 1,
+            column: 1,
+            reason,
+        })?;
+        let (storage, restored) = match config.storage.durability {
+            Durability::Memory => (Storage::memory(), storage::Restored::default()),
+            _ => Storage::open(&config.storage)?,
+        };
+        let authenticator =
+            self.authenticator.unwrap_or_else(|| Arc::new(ConfigAuthenticator::new(&config.auth)));
+        let mut listeners = Vec::new();
+        let mut local_addrs = Vec::new();
+        for listener in &config.listeners {
+            let bound = TcpListener::bind(listener.bind).await.map_err(|source| BrokerError::Io {
+                context: format!("binding {}", listener.bind),
+                source,
+            })?;
+            let addr = bound.local_addr().map_err(|source| BrokerError::Io {
+                context: format!("local address of {}", listener.bind),
+                source,
+            })?;
+            tracing::info!(%addr, "listening");
+            local_addrs.push(addr);
+            listeners.push(bound);
+        }
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            config,
+            authenticator,
+            counters: Counters::default(),
+            router: RwLock::new(Router::default()),
+            sessions: Mutex::new(HashMap::new()),
+            retained: RwLock::new(HashMap::new()),
+            timers: Mutex::new(BinaryHeap::new()),
+            timers_changed: Notify::new(),
+            shutdown: shutdown_rx,
+            next_connection_id: AtomicU64::new(1),
+            active_connections: AtomicUsize::new(0),
+            connections_done: Notify::new(),
+            storage,
+        });
+        shared.restore(restored);
+        let mut tasks = Vec::new();
+        for listener in listeners {
+            tasks.push(tokio::spawn(accept_loop(shared.clone(), listener)));
+        }
+        tasks.push(tokio::spawn(sweeper(shared.clone())));
+        Ok(BrokerHandle { shared, local_addrs, shutdown_tx, tasks })
+    }
+}
+
+/// A running broker. Dropping it stops the broker without waiting; call
+/// [`BrokerHandle::shutdown`] to stop gracefully and join every task.
+#[derive(Debug)]
+pub struct BrokerHandle {
+    shared: Arc<Shared>,
+    local_addrs: Vec<SocketAddr>,
+    shutdown_tx: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl BrokerHandle {
+    /// The addresses the listeners are bound to (with the actual ports when 0 was asked).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// The first listener's address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addrs[0]
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.shared.config
+    }
+
+    /// A snapshot of the live counters.
+    pub fn stats(&self) -> BrokerStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// Stops accepting connections, sends DISCONNECT 0x8B (Server shutting down) to MQTT 5
+    /// clients, closes every connection, flushes storage and joins every task. Wills are not
+    /// published on shutdown: the sessions end with the broker, not with the clients.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown_tx.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let done = self.shared.connections_done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            let active = self.shared.active_connections.load(Ordering::Acquire);
+            if active == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, done).await.is_err() {
+                tracing::warn!(active, "shutdown: connections still open after 10 s");
+                break;
+            }
+        }
+        let shared = self.shared.clone();
+        let _ = tokio::task::spawn_blocking(move || shared.storage.close()).await;
+        tracing::info!("broker stopped");
+    }
+}
+
+impl Drop for BrokerHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown_tx.send(true);
+    }
+}
+
+/// Kinds of timers the sweeper fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    Will,
+    SessionExpiry,
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Timer {
+    at: Instant,
+    generation: u64,
+    kind: TimerKind,
+    client_id: Arc<str>,
+}
+
+/// Outcome of routing one message.
+#[derive(Debug, Default)]
+pub(crate) struct RouteOutcome {
+    /// Sessions the message was queued for.
+    pub(crate) delivered: usize,
+    /// Sessions whose queue refused a QoS 1/2 message.
+    pub(crate) refused: usize,
+    /// Whether anything was submitted to storage.
+    pub(crate) stored: bool,
+    /// Online sessions whose queues are congested: the publisher waits for them to drain.
+    pub(crate) congested: Vec<Arc<Session>>,
+}
+
+/// State shared by every task of one broker.
+pub(crate) struct Shared {
+    pub(crate) config: BrokerConfig,
+    pub(crate) authenticator: Arc<dyn Authenticator>,
+    pub(crate) counters: Counters,
+    router: RwLock<Router>,
+    sessions: Mutex<HashMap<Arc<str>, Arc<Session>>>,
+    retained: RwLock<HashMap<ByteString, Arc<Message>>>,
+    timers: Mutex<BinaryHeap<Reverse<Timer>>>,
+    timers_changed: Notify,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    next_connection_id: AtomicU64,
+    active_connections: AtomicUsize,
+    connections_done: Notify,
+    pub(crate) storage: Storage,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("counters", &self.counters).finish_non_exhaustive()
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lock<T>(lock: &Mutex<T>) -> MutexGuard<'_, T> {
+    lock.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    /// Queue length from which a publisher is slowed down (half the queue limit).
+    pub(crate) fn congestion_mark(&self) -> usize {
+        (self.config.limits.max_queued_messages / 2).max(1)
+    }
+
+    pub(crate) fn router(&self) -> &RwLock<Router> {
+        &self.router
+    }
+
+    /// Routes a message: updates the retained store if it is retained, then queues it for
+    /// every matching session.
+    pub(crate) fn route(&self, message: Arc<Message>) -> RouteOutcome {
+        let stored_before = self.storage.issued();
+        let mut outcome = self.route_inner(message);
+        outcome.stored = self.storage.issued() != stored_before;
+        outcome
+    }
+
+    fn route_inner(&self, message: Arc<Message>) -> RouteOutcome {
+        Counters::add(&self.counters.messages_in, 1);
+        if message.retain && self.config.features.retain_available {
+            self.retain(&message);
+        }
+        let targets = read(&self.router).route(&message.topic, message.publisher.as_deref());
+        let mut outcome = RouteOutcome::default();
+        for target in targets {
+            let delivery = Delivery {
+                message: message.clone(),
+                qos: message.qos.min(target.qos),
+                retain: message.retain && target.retain_as_published,
+                subscription_ids: target.subscription_ids,
+                shared: target.shared,
+                store_id: 0,
+            };
+            if let Some(congested) = self.deliver(&target.session, delivery) {
+                outcome.delivered += 1;
+                if congested && target.session.is_online() {
+                    outcome.congested.push(target.session);
+                }
+            } else if message.qos != QoS::AtMostOnce && target.qos != QoS::AtMostOnce {
+                outcome.refused += 1;
+            }
+        }
+        outcome
+    }
+
+    /// Queues a delivery for a session and wakes its connection. `None` if refused;
+    /// otherwise whether the session's queue is congested (QoS 1/2 beyond half its limit).
+    pub(crate) fn deliver(&self, session: &Session, mut delivery: Delivery) -> Option<bool> {
+        let mut state = session.lock();
+        let store = self.storage.is_persistent()
+            && delivery.qos != QoS::AtMostOnce
+            && state.expiry_interval > 0
+            && !state.discarded;
+        let record = store.then(|| {
+            delivery.store_id = self.storage.next_id();
+            (delivery.store_id, storage::encode_delivery(&delivery, 0, 0))
+        });
+        let qos = delivery.qos;
+        let queued = state.enqueue(delivery, &self.config.limits, &self.counters, &session.client_id);
+        if let (Enqueued::Queued, Some((id, record))) = (queued, record) {
+            self.storage.submit(Op::PutMessage(session.client_id.clone(), id, record));
+        }
+        let congested = qos != QoS::AtMostOnce
+            && state.queue.len() >= self.congestion_mark()
+            && state.backpressure_off_until.is_none_or(|until| Instant::now() >= until);
+        drop(state);
+        if queued == Enqueued::Queued {
+            session.notify.notify_one();
+            Some(congested)
+        } else {
+            None
+        }
+    }
+
+    fn retain(&self, message: &Arc<Message>) {
+        let mut retained = write(&self.retained);
+        if message.payload.is_empty() {
+            if retained.remove(&message.topic).is_some() {
+                Counters::sub(&self.counters.retained, 1);
+                self.storage.submit(Op::DeleteRetained(message.topic.clone()));
+            }
+            return;
+        }
+        let stored = Arc::new(Message {
+            topic: message.topic.clone(),
+            payload: message.payload.clone(),
+            qos: message.qos,
+            retain: true,
+            properties: message.properties.clone(),
+            publisher: message.publisher.clone(),
+            expires_at: message.expires_at,
+        });
+        if retained.len() >= self.config.limits.max_retained_messages
+            && !retained.contains_key(&message.topic)
+        {
+            Counters::add(&self.counters.dropped, 1);
+            tracing::warn!(topic = %message.topic, "retained store full: message delivered but not retained");
+            return;
+        }
+        if self.storage.is_persistent() {
+            self.storage.submit(Op::PutRetained(message.topic.clone(), storage::encode_retained(&stored)));
+        }
+        if retained.insert(message.topic.clone(), stored).is_none() {
+            Counters::add(&self.counters.retained, 1);
+        }
+    }
+
+    /// The retained messages matching `filter` (expired ones are removed).
+    pub(crate) fn retained_matching(&self, filter: &str) -> Vec<Arc<Message>> {
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        let matching: Vec<Arc<Message>> = {
+            let retained = read(&self.retained);
+            if !filter.contains(['+', '#']) {
+                retained.get(filter).into_iter().cloned().collect::<Vec<_>>()
+            } else {
+                retained.values().filter(|m| topic_matches(filter, &m.topic)).cloned().collect()
+            }
+        }
+        .into_iter()
+        .filter(|m| {
+            let live = !m.is_expired(now);
+            if !live {
+                expired.push(m.topic.clone());
+            }
+            live
+        })
+        .collect();
+        if !expired.is_empty() {
+            let mut retained = write(&self.retained);
+            for topic in expired {
+                if retained.get(&topic).is_some_and(|m| m.is_expired(now)) {
+                    retained.remove(&topic);
+                    Counters::sub(&self.counters.retained, 1);
+                    self.storage.submit(Op::DeleteRetained(topic));
+                }
+            }
+        }
+        matching
+    }
+
+    /// Publishes a will on behalf of `client_id`.
+    pub(crate) fn publish_will(&self, client_id: &Arc<str>, will: Will) {
+        tracing::debug!(client_id = &**client_id, topic = %will.topic, "publishing will");
+        let message = Message::from_will(will, client_id.clone(), self.config.limits.max_message_expiry);
+        self.route(Arc::new(message));
+    }
+
+    pub(crate) fn next_connection_id(&self) -> u64 {
+        self.next_connection_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn sessions(&self) -> MutexGuard<'_, HashMap<Arc<str>, Arc<Session>>> {
+        lock(&self.sessions)
+    }
+
+    /// Ends a session: removes it from the session table (if it is still there), removes
+    /// its subscriptions from the router and drops its queue.
+    pub(crate) fn discard_session(&self, session: &Arc<Session>) {
+        // Marked first, so that no delivery racing with the discard is stored after the
+        // session's records are deleted.
+        let (subscriptions, orphans): (Vec<ByteString>, Vec<Delivery>) = {
+            let mut state = session.lock();
+            state.discarded = true;
+            let orphans = state.clear_queue(&self.counters);
+            (state.subscriptions.drain().map(|(filter, _)| filter).collect(), orphans)
+        };
+        {
+            let mut sessions = self.sessions();
+            if sessions.get(&session.client_id).is_some_and(|s| Arc::ptr_eq(s, session)) {
+                sessions.remove(&session.client_id);
+                self.storage.submit(Op::DeleteSession(session.client_id.clone()));
+            }
+        }
+        if !subscriptions.is_empty() {
+            let mut router = write(&self.router);
+            for filter in &subscriptions {
+                if let Ok(parsed) = crate::protocol::TopicFilter::parse(filter) {
+                    router.unsubscribe(parsed.filter, parsed.share_group, session);
+                }
+            }
+            Counters::sub(&self.counters.subscriptions, subscriptions.len() as u64);
+        }
+        // MQTT 5.0 §4.8.2: unacknowledged shared-subscription messages go to another member.
+        for orphan in orphans {
+            let Some(origin) = orphan.shared.clone() else { continue };
+            let target = read(&self.router).pick_shared(&origin);
+            match target {
+                Some(target) => {
+                    let delivery = Delivery {
+                        qos: orphan.message.qos.min(target.qos),
+                        retain: orphan.message.retain && target.retain_as_published,
+                        subscription_ids: target.subscription_ids,
+                        shared: target.shared,
+                        store_id: 0,
+                        message: orphan.message,
+                    };
+                    self.deliver(&target.session, delivery);
+                }
+                None => {
+                    Counters::add(&self.counters.dropped, 1);
+                    tracing::warn!(
+                        topic = %orphan.message.topic,
+                        group = &*origin.group,
+                        "shared subscription message lost its last member: dropped"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Writes (or deletes, when it does not outlive its connection) a session's record.
+    pub(crate) fn persist_session(&self, session: &Session, state: &session::SessionState) {
+        if !self.storage.is_persistent() {
+            return;
+        }
+        if state.expiry_interval == 0 || state.discarded {
+            self.storage.submit(Op::DeleteSession(session.client_id.clone()));
+            return;
+        }
+        let subscriptions: Vec<_> = state.subscriptions.iter().map(|(f, e)| (f.clone(), *e)).collect();
+        let record = storage::encode_session(
+            state.version,
+            state.expiry_interval,
+            state.connection.is_some(),
+            &subscriptions,
+        );
+        self.storage.submit(Op::PutSession(session.client_id.clone(), record));
+    }
+
+    /// Rebuilds sessions, subscriptions, queues and retained messages read from storage.
+    fn restore(&self, restored: storage::Restored) {
+        for message in restored.retained {
+            if !message.is_expired(Instant::now()) {
+                write(&self.retained).insert(message.topic.clone(), message);
+                Counters::add(&self.counters.retained, 1);
+            }
+        }
+        for (client_id, record, deliveries, incoming_qos2) in restored.sessions {
+            let Some(left) = storage::expired_while_down(&record) else {
+                self.storage.submit(Op::DeleteSession(client_id));
+                continue;
+            };
+            let session = Arc::new(Session::new(client_id.clone(), record.version));
+            {
+                let mut state = session.lock();
+                state.expiry_interval = record.expiry_interval;
+                state.generation = 1;
+                state.incoming_qos2 = incoming_qos2.into_iter().collect();
+                for stored in deliveries {
+                    match stored.state {
+                        0 => state.restore_queued(stored.delivery, &self.counters),
+                        s => state.inflight.push_back(Inflight {
+                            packet_id: stored.packet_id,
+                            delivery: stored.delivery,
+                            state: if s == 2 { OutState::Released } else { OutState::Published },
+                        }),
+                    }
+                }
+                let mut router = write(&self.router);
+                for (filter, entry) in record.subscriptions {
+                    if let Ok(parsed) = crate::protocol::TopicFilter::parse(&filter) {
+                        router.subscribe(parsed.filter, parsed.share_group, &session, entry);
+                        Counters::add(&self.counters.subscriptions, 1);
+                        state.subscriptions.insert(filter, entry);
+                    }
+                }
+                if left != Duration::MAX {
+                    let at = Instant::now() + left;
+                    state.expires_at = Some(at);
+                    self.schedule_expiry(at, client_id.clone(), state.generation);
+                }
+            }
+            self.sessions().insert(client_id, session);
+        }
+    }
+
+    fn schedule(&self, at: Instant, kind: TimerKind, client_id: Arc<str>, generation: u64) {
+        lock(&self.timers).push(Reverse(Timer { at, generation, kind, client_id }));
+        self.timers_changed.notify_one();
+    }
+
+    pub(crate) fn schedule_will(&self, at: Instant, client_id: Arc<str>, generation: u64) {
+        self.schedule(at, TimerKind::Will, client_id, generation);
+    }
+
+    pub(crate) fn schedule_expiry(&self, at: Instant, client_id: Arc<str>, generation: u64) {
+        self.schedule(at, TimerKind::SessionExpiry, client_id, generation);
+    }
+
+    fn fire(&self, timer: Timer) {
+        let Some(session) = self.sessions().get(&timer.client_id).cloned() else { return };
+        let (will, expire) = {
+            let mut state = session.lock();
+            if state.generation != timer.generation || state.connection.is_some() {
+                return;
+            }
+            match timer.kind {
+                TimerKind::Will => {
+                    let due = state.pending_will.as_ref().is_some_and(|w| w.due <= timer.at);
+                    (if due { state.pending_will.take().map(|w| w.will) } else { None }, false)
+                }
+                TimerKind::SessionExpiry => (state.pending_will.take().map(|w| w.will), true),
+            }
+        };
+        if let Some(will) = will {
+            self.publish_will(&session.client_id, will);
+        }
+        if expire {
+            tracing::debug!(client_id = &*session.client_id, "session expired");
+            self.discard_session(&session);
+        }
+    }
+
+    fn connection_started(&self) {
+        self.active_connections.fetch_add(1, Ordering::AcqRel);
+        Counters::add(&self.counters.connections, 1);
+        Counters::add(&self.counters.connections_total, 1);
+    }
+
+    fn connection_finished(&self) {
+        Counters::sub(&self.counters.connections, 1);
+        if self.active_connections.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.connections_done.notify_waiters();
+        }
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = connection::stopped(&mut shutdown) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    shared.connection_started();
+                    let shared = shared.clone();
+                    tokio::spawn(async move {
+                        connection::run(shared.clone(), stream, peer).await;
+                        shared.connection_finished();
+                    });
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn sweeper(shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        let next = {
+            let mut timers = lock(&shared.timers);
+            while timers.peek().is_some_and(|t| t.0.at <= now) {
+                due.push(timers.pop().expect("peeked").0);
+            }
+            timers.peek().map(|t| t.0.at)
+        };
+        for timer in due {
+            shared.fire(timer);
+        }
+        let sleep = match next {
+            Some(at) => tokio::time::sleep_until(at.into()),
+            None => tokio::time::sleep(Duration::from_secs(3600)),
+        };
+        tokio::select! {
+            _ = connection::stopped(&mut shutdown) => break,
+            _ = shared.timers_changed.notified() => {}
+            _ = sleep => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bindings share these across threads.
+    #[test]
+    fn public_types_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<BrokerHandle>();
+        check::<BrokerBuilder>();
+        check::<BrokerConfig>();
+        check::<BrokerStats>();
+        check::<BrokerError>();
+        check::<ConfigAuthenticator>();
+    }
+
+    #[tokio::test]
+    async fn persistence_needs_a_data_dir() {
+        let mut config = BrokerConfig::default();
+        config.storage.durability = Durability::Sync;
+        let error =
+            Broker::builder().config(config).bind(SocketAddr::from(([127, 0, 0, 1], 0))).start().await;
+        assert!(matches!(error, Err(BrokerError::Config { .. })), "{error:?}");
+    }
+}

@@ -1,0 +1,366 @@
+//! Broker configuration: listeners, limits, features, authentication and storage, readable
+//! from a TOML file (errors name the file, line and reason) or built in code.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::error::BrokerError;
+use crate::protocol::QoS;
+
+/// Everything a broker needs to start. `BrokerConfig::default()` is safe: one listener on
+/// `127.0.0.1:1883`, anonymous access, memory-only storage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// TCP listeners (`[[listener]]` tables in TOML). Port 0 binds an ephemeral port.
+    #[serde(rename = "listener")]
+    pub listeners: Vec<ListenerConfig>,
+    /// Resource limits.
+    pub limits: Limits,
+    /// Optional MQTT features announced in CONNACK.
+    pub features: Features,
+    /// Authentication.
+    pub auth: AuthConfig,
+    /// Storage and durability.
+    pub storage: StorageConfig,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            listeners: vec![ListenerConfig::default()],
+            limits: Limits::default(),
+            features: Features::default(),
+            auth: AuthConfig::default(),
+            storage: StorageConfig::default(),
+        }
+    }
+}
+
+impl BrokerConfig {
+    /// Parses a TOML configuration. `origin` names the source in error messages.
+    ///
+    /// # Errors
+    /// [`BrokerError::Config`] naming `origin`, the line and column, and the reason.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, BrokerError> {
+        let config: BrokerConfig = toml::from_str(text).map_err(|error| {
+            let (line, column) = match error.span() {
+                Some(span) => line_and_column(text, span.start),
+                None => (1, 1),
+            };
+            BrokerError::Config {
+                origin: origin.to_owned(),
+                line,
+                column,
+                reason: error.message().trim().to_owned(),
+            }
+        })?;
+        config.validate().map_err(|reason| BrokerError::Config {
+            origin: origin.to_owned(),
+            line: 1,
+            column: 1,
+            reason,
+        })?;
+        Ok(config)
+    }
+
+    /// Reads and parses a TOML configuration file.
+    ///
+    /// # Errors
+    /// [`BrokerError::Io`] if the file cannot be read, [`BrokerError::Config`] if it is
+    /// invalid.
+    pub fn from_toml_file(path: &Path) -> Result<Self, BrokerError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| BrokerError::Io { context: format!("reading {}", path.display()), source })?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Checks values that the type system cannot: returns the reason for the first bad one.
+    pub fn validate(&self) -> Result<(), String> {
+        let limits = &self.limits;
+        if self.listeners.is_empty() {
+            return Err("at least one listener is required".into());
+        }
+        if limits.max_packet_size < 64 {
+            return Err(format!(
+                "limits.max_packet_size = {} is below the minimum of 64",
+                limits.max_packet_size
+            ));
+        }
+        if limits.receive_maximum == 0 {
+            return Err("limits.receive_maximum must be at least 1".into());
+        }
+        if limits.max_inflight == 0 {
+            return Err("limits.max_inflight must be at least 1".into());
+        }
+        if limits.max_queued_messages == 0 {
+            return Err("limits.max_queued_messages must be at least 1".into());
+        }
+        if let (Some(min), Some(max)) = (limits.keep_alive_min, limits.keep_alive_max)
+            && min > max
+        {
+            return Err(format!("limits.keep_alive_min ({min}) is above limits.keep_alive_max ({max})"));
+        }
+        if limits.keep_alive_max == Some(0) {
+            return Err("limits.keep_alive_max must be at least 1".into());
+        }
+        if self.features.maximum_qos > 2 {
+            return Err(format!("features.maximum_qos = {} is not 0, 1 or 2", self.features.maximum_qos));
+        }
+        if self.storage.durability != Durability::Memory && self.storage.data_dir.is_none() {
+            return Err("storage.data_dir is required unless storage.durability = \"memory\"".into());
+        }
+        Ok(())
+    }
+
+    /// The maximum QoS as a [`QoS`].
+    pub fn maximum_qos(&self) -> QoS {
+        QoS::from_u8(self.features.maximum_qos.min(2)).unwrap_or(QoS::ExactlyOnce)
+    }
+}
+
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// One TCP listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenerConfig {
+    /// Address and port to bind, e.g. `127.0.0.1:1883` (the default) or `0.0.0.0:1883`.
+    pub bind: SocketAddr,
+}
+
+impl Default for ListenerConfig {
+    fn default() -> Self {
+        ListenerConfig { bind: SocketAddr::from(([127, 0, 0, 1], 1883)) }
+    }
+}
+
+/// Resource limits. Each has a safe default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Connections accepted at once; further ones get CONNACK 0x97 (v5) / 0x03 (3.1.1).
+    pub max_connections: usize,
+    /// Largest packet accepted from a client, in bytes (announced as Maximum Packet Size).
+    pub max_packet_size: u32,
+    /// QoS 2 publications a client may have unreleased at once (announced as Receive
+    /// Maximum); one more is a protocol violation (DISCONNECT 0x93).
+    pub receive_maximum: u16,
+    /// Most QoS 1/2 messages in flight towards one client (further capped by the client's
+    /// own Receive Maximum).
+    pub max_inflight: u16,
+    /// Messages waiting in one session's queue (not yet in flight). When full: the oldest
+    /// QoS 0 message is dropped to make room; if there is none, a new QoS 0 message is
+    /// dropped and a new QoS 1/2 message is refused for this session (counted in
+    /// `dropped`, logged, and answered with PUBACK/PUBREC 0x97 Quota exceeded to an MQTT 5
+    /// publisher).
+    pub max_queued_messages: usize,
+    /// Payload bytes waiting in one session's queue; same policy as `max_queued_messages`.
+    pub max_queued_bytes: usize,
+    /// Retained messages stored at once; a retained message on a new topic beyond this is
+    /// delivered but not retained (counted in `dropped` and logged).
+    pub max_retained_messages: usize,
+    /// Cap on Session Expiry Interval, in seconds (`None`: no cap; 3.1.1 persistent
+    /// sessions then never expire).
+    pub max_session_expiry: Option<u32>,
+    /// Cap on Message Expiry Interval, in seconds (`None`: no cap).
+    pub max_message_expiry: Option<u32>,
+    /// Smallest keep-alive accepted (seconds); a smaller non-zero one is raised and
+    /// announced as Server Keep Alive to MQTT 5 clients.
+    pub keep_alive_min: Option<u16>,
+    /// Largest keep-alive accepted (seconds); a larger one, or 0, is lowered and announced
+    /// as Server Keep Alive to MQTT 5 clients.
+    pub keep_alive_max: Option<u16>,
+    /// Highest Topic Alias a client may use towards the broker (0 disables).
+    pub topic_alias_maximum: u16,
+    /// Seconds a new connection has to send CONNECT.
+    pub connect_timeout_secs: u64,
+    /// Longest client identifier accepted, in bytes (longer: CONNACK 0x85 / 0x02).
+    pub max_client_id_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 100_000,
+            max_packet_size: 1024 * 1024,
+            receive_maximum: 1024,
+            max_inflight: 64,
+            max_queued_messages: 1000,
+            max_queued_bytes: 64 * 1024 * 1024,
+            max_retained_messages: 100_000,
+            max_session_expiry: None,
+            max_message_expiry: None,
+            keep_alive_min: None,
+            keep_alive_max: None,
+            topic_alias_maximum: 64,
+            connect_timeout_secs: 10,
+            max_client_id_len: 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// How long a connection may take to send CONNECT.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs.max(1))
+    }
+}
+
+/// Optional features, announced in CONNACK to MQTT 5 clients.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Features {
+    /// Highest QoS accepted (0, 1 or 2).
+    pub maximum_qos: u8,
+    /// Whether retained messages are supported.
+    pub retain_available: bool,
+    /// Whether wildcard subscriptions are supported.
+    pub wildcard_subscriptions: bool,
+    /// Whether subscription identifiers are supported.
+    pub subscription_identifiers: bool,
+    /// Whether shared subscriptions are supported.
+    pub shared_subscriptions: bool,
+    /// Prefix of the Response Information sent to clients that request it; the client
+    /// identifier is appended (`response/` gives `response/{client id}`).
+    pub response_information_prefix: Option<String>,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Features {
+            maximum_qos: 2,
+            retain_available: true,
+            wildcard_subscriptions: true,
+            subscription_identifiers: true,
+            shared_subscriptions: true,
+            response_information_prefix: Some("response/".into()),
+        }
+    }
+}
+
+/// Authentication settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Whether a CONNECT without a user name is accepted.
+    pub allow_anonymous: bool,
+    /// Users allowed to connect (`[[auth.users]]` tables). They can authenticate with
+    /// user name and password or with the SCRAM-SHA-256 enhanced authentication method.
+    pub users: Vec<UserConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { allow_anonymous: true, users: Vec::new() }
+    }
+}
+
+/// One user of the in-config user list.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// User name.
+    pub username: String,
+    /// Password (plain text in the config file; password files come later).
+    pub password: String,
+}
+
+impl std::fmt::Debug for UserConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserConfig").field("username", &self.username).field("password", &"***").finish()
+    }
+}
+
+/// How durable acknowledged state is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// No storage: everything lives in memory and is lost on exit.
+    #[default]
+    Memory,
+    /// A QoS 1/2 message (and a retained message, and incoming QoS 2 state) is committed
+    /// to disk before the PUBACK / PUBREC that acknowledges it. Concurrent writers share
+    /// commits (group commit), so throughput does not pay one fsync per message.
+    Sync,
+    /// Changes are committed every `commit_interval_ms` without making acknowledgements
+    /// wait: a crash can lose the last interval.
+    Batched,
+}
+
+/// Storage settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Durability policy.
+    pub durability: Durability,
+    /// Directory of the database (required unless `durability = "memory"`).
+    pub data_dir: Option<PathBuf>,
+    /// Group-commit interval for `batched`, in milliseconds (default 10).
+    pub commit_interval_ms: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_listen_on_localhost_only() {
+        let config = BrokerConfig::default();
+        assert_eq!(config.listeners[0].bind, "127.0.0.1:1883".parse().unwrap());
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn parses_a_full_file() {
+        let text = r#"
+[[listener]]
+bind = "0.0.0.0:1884"
+
+[limits]
+max_packet_size = 4096
+keep_alive_max = 120
+
+[features]
+maximum_qos = 1
+
+[auth]
+allow_anonymous = false
+[[auth.users]]
+username = "alice"
+password = "secret"
+"#;
+        let config = BrokerConfig::from_toml_str(text, "test.toml").unwrap();
+        assert_eq!(config.listeners[0].bind.port(), 1884);
+        assert_eq!(config.limits.max_packet_size, 4096);
+        assert_eq!(config.maximum_qos(), QoS::AtLeastOnce);
+        assert_eq!(config.auth.users[0].username, "alice");
+        assert!(!format!("{:?}", config.auth.users[0]).contains("secret"));
+    }
+
+    #[test]
+    fn errors_name_file_line_and_reason() {
+        let text = "[limits]\nmax_packet_size = 4096\nmax_bogus = 3\n";
+        let error = BrokerConfig::from_toml_str(text, "broker.toml").unwrap_err().to_string();
+        assert!(error.starts_with("broker.toml:3:"), "{error}");
+        assert!(error.contains("max_bogus"), "{error}");
+
+        let text = "[limits]\nmax_packet_size = \"big\"\n";
+        let error = BrokerConfig::from_toml_str(text, "b.toml").unwrap_err().to_string();
+        assert!(error.starts_with("b.toml:2:"), "{error}");
+    }
+
+    #[test]
+    fn semantic_errors_are_reported() {
+        let error = BrokerConfig::from_toml_str("[features]\nmaximum_qos = 3\n", "c.toml").unwrap_err();
+        assert!(error.to_string().contains("maximum_qos"), "{error}");
+    }
+}

@@ -1,0 +1,57 @@
+//! The `mqttkit broker` command: flags, config file errors, graceful shutdown on SIGTERM.
+#![cfg(all(feature = "cli", feature = "protocol-testing"))]
+
+mod support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use mqttkit::protocol::ReasonCode;
+use support::TestClient;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+#[tokio::test]
+async fn bad_config_file_is_rejected_with_file_line_and_reason() {
+    let dir = std::env::temp_dir().join(format!("mqttkit-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("broker.toml");
+    std::fs::write(&path, "[limits]\nmax_packet_size = 4096\nmax_bogus = 1\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_mqttkit"))
+        .args(["broker", "--config"])
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("{}:3:", path.display())), "{stderr}");
+    assert!(stderr.contains("max_bogus"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn broker_command_serves_and_shuts_down_on_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mqttkit"))
+        .args(["broker", "--bind", "127.0.0.1:0", "--log", "warn"])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("the broker announces its address")
+        .unwrap()
+        .expect("a line");
+    let addr = line.rsplit(' ').next().unwrap().parse().expect("an address");
+    let mut client = TestClient::connect(addr, "cli-test").await;
+    client.ping().await;
+    let status =
+        Command::new("kill").args(["-TERM", &child.id().unwrap().to_string()]).status().await.unwrap();
+    assert!(status.success());
+    assert_eq!(client.expect_closed().await, Some(ReasonCode::ServerShuttingDown));
+    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
+    assert!(exit.success(), "{exit:?}");
+}

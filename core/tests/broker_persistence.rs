@@ -1,0 +1,296 @@
+//! Broker persistence (redb): sessions, subscriptions, queued and in-flight messages,
+//! incoming QoS 2 state and retained messages survive a restart; under `sync` durability
+//! nothing acknowledged is lost to `kill -9`.
+#![cfg(all(feature = "broker", feature = "protocol-testing"))]
+
+mod support;
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use mqttkit::broker::{BrokerConfig, Durability, StorageConfig};
+use mqttkit::protocol::{
+    Connect, ConnectProperties, Packet, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode,
+};
+use support::{TestClient, start_broker_with, wait_until};
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("mqttkit-{name}-{}-{}", std::process::id(), rand_suffix()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+fn config(dir: &TempDir, durability: Durability) -> BrokerConfig {
+    BrokerConfig {
+        storage: StorageConfig { durability, data_dir: Some(dir.0.clone()), commit_interval_ms: Some(5) },
+        ..BrokerConfig::default()
+    }
+}
+
+fn persistent(client_id: &str) -> Connect {
+    Connect {
+        clean_start: false,
+        properties: ConnectProperties { session_expiry_interval: Some(3600), ..Default::default() },
+        ..Connect::new(client_id)
+    }
+}
+
+async fn restart_keeps_state(durability: Durability) {
+    let dir = TempDir::new("restart");
+    let broker = start_broker_with(config(&dir, durability)).await;
+    let addr = broker.local_addr();
+    let (mut sub, _) = TestClient::connect_with(addr, persistent("keeper")).await;
+    sub.subscribe("p/#", QoS::ExactlyOnce).await;
+    let mut publisher = TestClient::connect(addr, "pub").await;
+    // One message in flight (sent, never acknowledged) ...
+    publisher.publish_simple("p/inflight", "i", QoS::AtLeastOnce).await;
+    let inflight = sub.recv_publish().await;
+    sub.drop_connection().await;
+    wait_until("keeper is offline", || broker.stats().connections == 1).await;
+    // ... and two queued while offline, plus a retained message.
+    publisher.publish_simple("p/1", "one", QoS::AtLeastOnce).await;
+    publisher.publish_simple("p/2", "two", QoS::ExactlyOnce).await;
+    publisher
+        .publish(Publish::new("state", Bytes::from_static(b"on"), QoS::AtLeastOnce).with_retain(true))
+        .await;
+    broker.shutdown().await;
+
+    let broker = start_broker_with(config(&dir, durability)).await;
+    let addr = broker.local_addr();
+    assert_eq!(broker.stats().retained, 1);
+    assert_eq!(broker.stats().subscriptions, 1);
+    let (mut sub, connack) = TestClient::connect_with(addr, persistent("keeper")).await;
+    assert!(connack.session_present);
+    let again = sub.recv_publish().await;
+    assert!(again.dup, "in-flight message resent with DUP: {again:?}");
+    assert_eq!((again.packet_id, &again.payload[..]), (inflight.packet_id, &b"i"[..]));
+    sub.send(Packet::PubAck(PubAck::new(again.packet_id))).await;
+    assert_eq!(&sub.recv_and_ack().await.payload[..], b"one");
+    let two = sub.recv_and_ack().await;
+    assert_eq!((&two.payload[..], two.qos), (&b"two"[..], QoS::ExactlyOnce));
+    sub.expect_nothing().await;
+    // The subscription survived too.
+    let mut publisher = TestClient::connect(addr, "pub").await;
+    publisher.publish_simple("p/3", "three", QoS::AtLeastOnce).await;
+    assert_eq!(&sub.recv_and_ack().await.payload[..], b"three");
+    let mut late = TestClient::connect(addr, "late").await;
+    late.subscribe("state", QoS::AtMostOnce).await;
+    assert_eq!(&late.recv_publish().await.payload[..], b"on");
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn sessions_messages_and_retained_survive_a_restart_sync() {
+    restart_keeps_state(Durability::Sync).await;
+}
+
+#[tokio::test]
+async fn sessions_messages_and_retained_survive_a_restart_batched() {
+    restart_keeps_state(Durability::Batched).await;
+}
+
+/// Acknowledged QoS 2 state survives: a PUBLISH retransmitted after the restart (before
+/// PUBREL) is not delivered a second time.
+#[tokio::test]
+async fn incoming_qos2_state_survives_a_restart() {
+    let dir = TempDir::new("qos2");
+    let broker = start_broker_with(config(&dir, Durability::Sync)).await;
+    let (mut sub, _) = TestClient::connect_with(broker.local_addr(), persistent("sub")).await;
+    sub.subscribe("x", QoS::AtMostOnce).await;
+    let (mut publisher, _) = TestClient::connect_with(broker.local_addr(), persistent("pub")).await;
+    let publish = Publish::new("x", Bytes::from_static(b"once"), QoS::ExactlyOnce).with_packet_id(5);
+    publisher.send(Packet::Publish(publish.clone())).await;
+    assert!(matches!(publisher.recv().await, Packet::PubRec(PubRec { packet_id: 5, .. })));
+    assert_eq!(&sub.recv_publish().await.payload[..], b"once");
+    broker.shutdown().await;
+
+    let broker = start_broker_with(config(&dir, Durability::Sync)).await;
+    let (mut sub, _) = TestClient::connect_with(broker.local_addr(), persistent("sub")).await;
+    let (mut publisher, connack) = TestClient::connect_with(broker.local_addr(), persistent("pub")).await;
+    assert!(connack.session_present);
+    let mut again = publish;
+    again.dup = true;
+    publisher.send(Packet::Publish(again)).await;
+    assert!(matches!(publisher.recv().await, Packet::PubRec(PubRec { packet_id: 5, .. })));
+    publisher.send(Packet::PubRel(PubRel::new(5))).await;
+    match publisher.recv().await {
+        Packet::PubComp(comp) => assert_eq!(comp.reason_code, ReasonCode::Success),
+        other => panic!("{other:?}"),
+    }
+    publisher.publish_simple("x", "marker", QoS::AtMostOnce).await;
+    assert_eq!(&sub.recv_publish().await.payload[..], b"marker");
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn clean_start_removes_the_stored_session() {
+    let dir = TempDir::new("clean");
+    let broker = start_broker_with(config(&dir, Durability::Sync)).await;
+    let (mut sub, _) = TestClient::connect_with(broker.local_addr(), persistent("c")).await;
+    sub.subscribe("t", QoS::AtLeastOnce).await;
+    sub.disconnect().await;
+    let mut publisher = TestClient::connect(broker.local_addr(), "pub").await;
+    publisher.publish_simple("t", "old", QoS::AtLeastOnce).await;
+    let (fresh, connack) = TestClient::connect_with(broker.local_addr(), Connect::new("c")).await;
+    assert!(!connack.session_present);
+    fresh.disconnect().await;
+    broker.shutdown().await;
+    let broker = start_broker_with(config(&dir, Durability::Sync)).await;
+    assert_eq!(broker.stats().subscriptions, 0);
+    assert_eq!(broker.stats().queued, 0);
+    let (_c, connack) = TestClient::connect_with(broker.local_addr(), persistent("c")).await;
+    assert!(!connack.session_present);
+    broker.shutdown().await;
+}
+
+/// The acceptance test: QoS 1 and 2 messages published to an offline persistent
+/// session, the broker process killed with SIGKILL mid-stream under `sync`, restarted;
+/// every acknowledged message is delivered (QoS 1 at least once, QoS 2 exactly once).
+#[cfg(all(unix, feature = "cli"))]
+#[tokio::test]
+async fn kill_9_loses_no_acknowledged_message_under_sync() {
+    use std::collections::HashMap;
+    use std::process::Stdio;
+    use std::time::Duration;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio::process::{Child, Command};
+
+    let dir = TempDir::new("kill9");
+    let config_path = dir.0.join("broker.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[[listener]]\nbind = \"127.0.0.1:0\"\n\n[storage]\ndurability = \"sync\"\ndata_dir = {:?}\n",
+            dir.0.join("data")
+        ),
+    )
+    .unwrap();
+
+    async fn start(config: &std::path::Path) -> (Child, std::net::SocketAddr) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mqttkit"))
+            .args(["broker", "--log", "warn", "--config"])
+            .arg(config)
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("broker starts")
+            .unwrap()
+            .expect("address line");
+        (child, line.rsplit(' ').next().unwrap().parse().unwrap())
+    }
+
+    let (mut broker, addr) = start(&config_path).await;
+    let (mut sub, _) = TestClient::connect_with(addr, persistent("offline")).await;
+    sub.subscribe("k/#", QoS::ExactlyOnce).await;
+    sub.disconnect().await;
+
+    // Publish in the background; record every acknowledged message.
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, QoS)>::new()));
+    let publisher = {
+        let acked = acked.clone();
+        tokio::spawn(async move {
+            let mut publisher = TestClient::connect(addr, "publisher").await;
+            for i in 0.. {
+                let qos = if i % 2 == 0 { QoS::AtLeastOnce } else { QoS::ExactlyOnce };
+                let payload = format!("m{i}");
+                let mut publish = Publish::new("k/x", Bytes::from(payload.clone()), qos);
+                publish.packet_id = publisher.next_id();
+                let id = publish.packet_id;
+                if publisher.raw.send_raw(encode(&publish)).await.is_err() {
+                    return;
+                }
+                let Ok(answer) =
+                    publisher.raw.receive_packet(publisher.version, Duration::from_secs(5)).await
+                else {
+                    return;
+                };
+                match answer {
+                    Packet::PubAck(ack) if ack.packet_id == id && !ack.reason_code.is_error() => {}
+                    Packet::PubRec(rec) if rec.packet_id == id && !rec.reason_code.is_error() => {}
+                    _ => return,
+                }
+                // PUBACK / PUBREC is the acknowledgement that the broker owns the message.
+                acked.lock().unwrap().push((payload, qos));
+                if qos == QoS::ExactlyOnce {
+                    if publisher.raw.send_raw(encode_packet(Packet::PubRel(PubRel::new(id)))).await.is_err() {
+                        return;
+                    }
+                    if publisher.raw.receive_packet(publisher.version, Duration::from_secs(5)).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        })
+    };
+    wait_until("200 messages acknowledged", || acked.lock().unwrap().len() >= 200).await;
+    broker.start_kill().unwrap(); // SIGKILL
+    let _ = broker.wait().await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), publisher).await;
+    let acked = acked.lock().unwrap().clone();
+
+    let (mut broker, addr) = start(&config_path).await;
+    let (mut sub, connack) = TestClient::connect_with(addr, persistent("offline")).await;
+    assert!(connack.session_present);
+    let mut received: HashMap<String, usize> = HashMap::new();
+    // Drain everything: the stream ends with a marker published after the reconnect.
+    let mut marker = TestClient::connect(addr, "marker").await;
+    marker.publish_simple("k/end", "end", QoS::AtLeastOnce).await;
+    // The broker pipelines: PUBLISH, PUBREL for earlier QoS 2 messages, in any order.
+    loop {
+        match sub.recv().await {
+            Packet::Publish(publish) => {
+                match publish.qos {
+                    QoS::AtMostOnce => {}
+                    QoS::AtLeastOnce => sub.send(Packet::PubAck(PubAck::new(publish.packet_id))).await,
+                    QoS::ExactlyOnce => sub.send(Packet::PubRec(PubRec::new(publish.packet_id))).await,
+                }
+                if &publish.payload[..] == b"end" {
+                    break;
+                }
+                *received.entry(String::from_utf8(publish.payload.to_vec()).unwrap()).or_default() += 1;
+            }
+            Packet::PubRel(rel) => sub.send(Packet::PubComp(PubComp::new(rel.packet_id))).await,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    for (payload, qos) in &acked {
+        let count = received.get(payload).copied().unwrap_or(0);
+        match qos {
+            QoS::AtLeastOnce => assert!(count >= 1, "acknowledged QoS 1 message {payload} lost"),
+            _ => assert_eq!(count, 1, "acknowledged QoS 2 message {payload} delivered {count} times"),
+        }
+    }
+    assert!(acked.len() >= 200);
+    broker.start_kill().unwrap();
+    let _ = broker.wait().await;
+
+    fn encode(publish: &Publish) -> Vec<u8> {
+        encode_packet(Packet::Publish(publish.clone()))
+    }
+    fn encode_packet(packet: Packet) -> Vec<u8> {
+        let mut buf = bytes::BytesMut::new();
+        packet.encode(mqttkit::protocol::ProtocolVersion::V5, &mut buf).unwrap();
+        buf.to_vec()
+    }
+}

@@ -1,0 +1,340 @@
+//! Broker: sessions (clean start, expiry, resume, takeover), wills, keep-alive, CONNACK
+//! and graceful shutdown.
+#![cfg(all(feature = "broker", feature = "protocol-testing"))]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mqttkit::broker::{BrokerConfig, Limits};
+use mqttkit::protocol::{
+    Connect, ConnectProperties, Disconnect, Packet, ProtocolVersion, PubRec, QoS, ReasonCode, Will,
+};
+use support::{TestClient, start_broker, start_broker_with, wait_until};
+
+fn persistent(client_id: &str, expiry: u32) -> Connect {
+    Connect {
+        clean_start: false,
+        properties: ConnectProperties { session_expiry_interval: Some(expiry), ..Default::default() },
+        ..Connect::new(client_id)
+    }
+}
+
+#[tokio::test]
+async fn mqtt_3_2_2_2_session_resumes_with_queued_messages() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let (mut sub, connack) = TestClient::connect_with(addr, persistent("keeper", 300)).await;
+    assert!(!connack.session_present);
+    sub.subscribe("q/#", QoS::ExactlyOnce).await;
+    sub.disconnect().await;
+
+    let mut publisher = TestClient::connect(addr, "pub").await;
+    for (i, qos) in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce].into_iter().enumerate() {
+        assert_eq!(
+            publisher.publish_simple(&format!("q/{i}"), &i.to_string(), qos).await,
+            ReasonCode::Success
+        );
+    }
+    wait_until("3 messages are queued", || broker.stats().queued == 3).await;
+
+    let (mut sub, connack) = TestClient::connect_with(addr, persistent("keeper", 300)).await;
+    assert!(connack.session_present);
+    for i in 0..3 {
+        let got = sub.recv_and_ack().await;
+        assert_eq!(&*got.topic, format!("q/{i}"));
+    }
+    sub.expect_nothing().await;
+    assert_eq!(broker.stats().queued, 0);
+    broker.shutdown().await;
+}
+
+/// MQTT-4.4.0-1: unacknowledged messages are resent with DUP on resume, PUBREL for those
+/// already PUBREC'd.
+#[tokio::test]
+async fn mqtt_4_4_0_1_unacknowledged_messages_are_resent_with_dup() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let (mut sub, _) = TestClient::connect_with(addr, persistent("resend", 300)).await;
+    sub.subscribe("r/1", QoS::AtLeastOnce).await;
+    sub.subscribe("r/2", QoS::ExactlyOnce).await;
+    let mut publisher = TestClient::connect(addr, "pub").await;
+    publisher.publish_simple("r/1", "one", QoS::AtLeastOnce).await;
+    publisher.publish_simple("r/2", "two", QoS::ExactlyOnce).await;
+    let first = sub.recv_publish().await;
+    assert!(!first.dup);
+    let second = sub.recv_publish().await;
+    sub.send(Packet::PubRec(PubRec::new(second.packet_id))).await;
+    assert!(matches!(sub.recv().await, Packet::PubRel(_)));
+    sub.drop_connection().await;
+
+    let (mut sub, connack) = TestClient::connect_with(addr, persistent("resend", 300)).await;
+    assert!(connack.session_present);
+    let again = sub.recv_publish().await;
+    assert!(again.dup);
+    assert_eq!((again.packet_id, &again.payload[..]), (first.packet_id, &b"one"[..]));
+    match sub.recv().await {
+        Packet::PubRel(rel) => assert_eq!(rel.packet_id, second.packet_id),
+        other => panic!("expected PUBREL, got {other:?}"),
+    }
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn clean_start_discards_the_previous_session() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let (mut sub, _) = TestClient::connect_with(addr, persistent("c", 300)).await;
+    sub.subscribe("t", QoS::AtLeastOnce).await;
+    sub.disconnect().await;
+    let (mut fresh, connack) = TestClient::connect_with(addr, Connect::new("c")).await;
+    assert!(!connack.session_present);
+    let mut publisher = TestClient::connect(addr, "pub").await;
+    assert_eq!(publisher.publish_simple("t", "x", QoS::AtLeastOnce).await, ReasonCode::NoMatchingSubscribers);
+    fresh.expect_nothing().await;
+    assert_eq!(broker.stats().subscriptions, 0);
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn session_expiry_zero_ends_the_session_at_disconnect() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let (mut sub, _) = TestClient::connect_with(addr, persistent("z", 0)).await;
+    sub.subscribe("t", QoS::AtLeastOnce).await;
+    sub.disconnect().await;
+    wait_until("the session is gone", || broker.stats().subscriptions == 0).await;
+    let (_again, connack) = TestClient::connect_with(addr, persistent("z", 0)).await;
+    assert!(!connack.session_present);
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn session_expires_after_its_interval() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let (mut sub, _) = TestClient::connect_with(addr, persistent("e", 1)).await;
+    sub.subscribe("t", QoS::AtLeastOnce).await;
+    sub.disconnect().await;
+    wait_until("the session expires", || broker.stats().subscriptions == 0).await;
+    broker.shutdown().await;
+}
+
+/// MQTT-3.1.4-3 and MQTT 5.0 §4.13: the old connection gets DISCONNECT 0x8E.
+#[tokio::test]
+async fn mqtt_3_1_4_3_session_takeover_disconnects_the_old_connection() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let (mut old, _) = TestClient::connect_with(addr, persistent("same", 300)).await;
+    old.subscribe("t", QoS::AtLeastOnce).await;
+    let (mut new, connack) = TestClient::connect_with(addr, persistent("same", 300)).await;
+    assert!(connack.session_present);
+    assert_eq!(old.expect_closed().await, Some(ReasonCode::SessionTakenOver));
+    let mut publisher = TestClient::connect(addr, "pub").await;
+    publisher.publish_simple("t", "to new", QoS::AtLeastOnce).await;
+    assert_eq!(&new.recv_and_ack().await.payload[..], b"to new");
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn takeover_of_a_v311_client_closes_it() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let mut old = TestClient::connect_v311(addr, "same311").await;
+    let _new = TestClient::connect_v311(addr, "same311").await;
+    assert_eq!(old.expect_closed().await, None);
+    broker.shutdown().await;
+}
+
+fn with_will(client_id: &str, will: Will) -> Connect {
+    Connect { will: Some(will), ..Connect::new(client_id) }
+}
+
+#[tokio::test]
+async fn will_is_published_on_abnormal_close() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let mut watcher = TestClient::connect(addr, "watcher").await;
+    watcher.subscribe("wills/#", QoS::AtLeastOnce).await;
+    let mut will = Will::new("wills/a", Bytes::from_static(b"gone"));
+    will.qos = QoS::AtLeastOnce;
+    will.properties.user_properties = vec![("k".into(), "v".into())];
+    let (dying, _) = TestClient::connect_with(addr, with_will("a", will)).await;
+    dying.drop_connection().await;
+    let got = watcher.recv_and_ack().await;
+    assert_eq!((&*got.topic, &got.payload[..]), ("wills/a", &b"gone"[..]));
+    assert_eq!(got.properties.user_properties, vec![("k".into(), "v".into())]);
+    broker.shutdown().await;
+}
+
+/// MQTT-3.14.4-3: no will after DISCONNECT 0x00; a will after DISCONNECT 0x04.
+#[tokio::test]
+async fn mqtt_3_14_4_3_will_depends_on_the_disconnect_reason() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let mut watcher = TestClient::connect(addr, "watcher").await;
+    watcher.subscribe("wills/#", QoS::AtMostOnce).await;
+    let (normal, _) = TestClient::connect_with(addr, with_will("n", Will::new("wills/n", "n"))).await;
+    normal.disconnect().await;
+    let (mut with, _) = TestClient::connect_with(addr, with_will("w", Will::new("wills/w", "w"))).await;
+    with.send(Packet::Disconnect(Disconnect::new(ReasonCode::DisconnectWithWill))).await;
+    // The first will to arrive is w's: n's was never published.
+    assert_eq!(&*watcher.recv_publish().await.topic, "wills/w");
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn will_on_v311_abnormal_close_and_retained_will() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let mut will = Will::new("status/dev", Bytes::from_static(b"offline"));
+    will.retain = true;
+    let connect =
+        Connect { protocol_version: ProtocolVersion::V311, will: Some(will), ..Connect::new("dev") };
+    let (dev, _) = TestClient::connect_with(addr, connect).await;
+    dev.drop_connection().await;
+    wait_until("the will is retained", || broker.stats().retained == 1).await;
+    let mut late = TestClient::connect(addr, "late").await;
+    late.subscribe("status/+", QoS::AtMostOnce).await;
+    let got = late.recv_publish().await;
+    assert!(got.retain);
+    assert_eq!(&got.payload[..], b"offline");
+    broker.shutdown().await;
+}
+
+/// MQTT-3.1.3-9: a will with a delay is not sent if the session resumes in time.
+#[tokio::test]
+async fn mqtt_3_1_3_9_delayed_will_is_cancelled_by_resume() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let mut watcher = TestClient::connect(addr, "watcher").await;
+    watcher.subscribe("wills/#", QoS::AtMostOnce).await;
+    let mut will = Will::new("wills/d", "delayed");
+    will.properties.will_delay_interval = Some(60);
+    let connect = Connect { will: Some(will), ..persistent("d", 300) };
+    let (dev, _) = TestClient::connect_with(addr, connect).await;
+    dev.drop_connection().await;
+    let (_dev, connack) = TestClient::connect_with(addr, persistent("d", 300)).await;
+    assert!(connack.session_present);
+    // Another will, without delay, proves the delayed one was not sent before it.
+    let (other, _) = TestClient::connect_with(addr, with_will("o", Will::new("wills/o", "o"))).await;
+    other.drop_connection().await;
+    assert_eq!(&*watcher.recv_publish().await.topic, "wills/o");
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn delayed_will_is_published_after_its_delay() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let mut watcher = TestClient::connect(addr, "watcher").await;
+    watcher.subscribe("wills/#", QoS::AtMostOnce).await;
+    let mut will = Will::new("wills/late", "late");
+    will.properties.will_delay_interval = Some(1);
+    let connect = Connect { will: Some(will), ..persistent("late", 300) };
+    let (dev, _) = TestClient::connect_with(addr, connect).await;
+    let closed = Instant::now();
+    dev.drop_connection().await;
+    assert_eq!(&*watcher.recv_publish().await.topic, "wills/late");
+    assert!(closed.elapsed() >= Duration::from_millis(900), "{:?}", closed.elapsed());
+    broker.shutdown().await;
+}
+
+/// The will goes out when the session ends, if that is before the will delay.
+#[tokio::test]
+async fn will_is_published_when_session_expires_before_the_delay() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let mut watcher = TestClient::connect(addr, "watcher").await;
+    watcher.subscribe("wills/#", QoS::AtMostOnce).await;
+    let mut will = Will::new("wills/s", "s");
+    will.properties.will_delay_interval = Some(3600);
+    let (dev, _) = TestClient::connect_with(addr, Connect { will: Some(will), ..persistent("s", 0) }).await;
+    dev.drop_connection().await;
+    assert_eq!(&*watcher.recv_publish().await.topic, "wills/s");
+    broker.shutdown().await;
+}
+
+/// MQTT-3.1.2-22: the server disconnects a client silent for 1.5 times the keep-alive.
+#[tokio::test]
+async fn mqtt_3_1_2_22_keep_alive_is_enforced() {
+    let broker = start_broker().await;
+    let connect = Connect { keep_alive: 1, ..Connect::new("sleepy") };
+    let (mut client, _) = TestClient::connect_with(broker.local_addr(), connect).await;
+    let start = Instant::now();
+    assert_eq!(client.expect_closed().await, Some(ReasonCode::KeepAliveTimeout));
+    assert!(start.elapsed() >= Duration::from_millis(1400), "{:?}", start.elapsed());
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn connack_reflects_the_configuration() {
+    let mut config = BrokerConfig {
+        limits: Limits {
+            keep_alive_max: Some(30),
+            max_packet_size: 10_000,
+            receive_maximum: 20,
+            topic_alias_maximum: 5,
+            max_session_expiry: Some(100),
+            ..Limits::default()
+        },
+        ..BrokerConfig::default()
+    };
+    config.features.maximum_qos = 1;
+    config.features.shared_subscriptions = false;
+    let broker = start_broker_with(config).await;
+    let mut connect = persistent("", 1000);
+    connect.clean_start = true;
+    connect.properties.request_response_information = Some(true);
+    let (_client, connack) = TestClient::connect_with(broker.local_addr(), connect).await;
+    let p = &connack.properties;
+    assert_eq!(p.server_keep_alive, Some(30));
+    assert_eq!(p.maximum_packet_size, Some(10_000));
+    assert_eq!(p.receive_maximum, Some(20));
+    assert_eq!(p.topic_alias_maximum, Some(5));
+    assert_eq!(p.session_expiry_interval, Some(100));
+    assert_eq!(p.maximum_qos, Some(QoS::AtLeastOnce));
+    assert_eq!(p.shared_subscription_available, Some(false));
+    let assigned = p.assigned_client_identifier.clone().expect("assigned client identifier");
+    assert!(!assigned.is_empty());
+    assert_eq!(p.response_information.as_deref(), Some(&*format!("response/{assigned}")));
+    broker.shutdown().await;
+}
+
+/// MQTT-3.1.3-8: a 3.1.1 client with an empty client id and Clean Session 0 is rejected.
+#[tokio::test]
+async fn mqtt_3_1_3_8_empty_client_id_without_clean_session_is_rejected() {
+    let broker = start_broker().await;
+    let connect = Connect { protocol_version: ProtocolVersion::V311, clean_start: false, ..Connect::new("") };
+    let (_client, connack) = TestClient::connect_with(broker.local_addr(), connect).await;
+    assert_eq!(connack.reason_code, ReasonCode::ClientIdentifierNotValid);
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_sends_0x8b_and_joins() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let mut v5 = TestClient::connect(addr, "v5").await;
+    let mut v3 = TestClient::connect_v311(addr, "v3").await;
+    tokio::time::timeout(Duration::from_secs(5), broker.shutdown()).await.expect("shutdown completes");
+    assert_eq!(v5.expect_closed().await, Some(ReasonCode::ServerShuttingDown));
+    assert_eq!(v3.expect_closed().await, None);
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "listener is closed");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_refused() {
+    let config =
+        BrokerConfig { limits: Limits { max_connections: 1, ..Limits::default() }, ..Default::default() };
+    let broker = start_broker_with(config).await;
+    let addr = broker.local_addr();
+    let _first = TestClient::connect(addr, "first").await;
+    let (_second, connack) = TestClient::connect_with(addr, Connect::new("second")).await;
+    assert_eq!(connack.reason_code, ReasonCode::QuotaExceeded);
+    let v311 = Connect { protocol_version: ProtocolVersion::V311, ..Connect::new("third") };
+    let (_third, connack) = TestClient::connect_with(addr, v311).await;
+    assert_eq!(connack.reason_code, ReasonCode::ServerUnavailable);
+    broker.shutdown().await;
+}
