@@ -35,6 +35,7 @@ test-rust:
 bench:
 	$(CARGO) bench -p mqttkit --bench codec
 	$(CARGO) bench -p mqttkit --bench client
+	bash bindings-c/bench/run.sh
 
 fuzz:
 	scripts/fuzz.sh 60

@@ -1,3 +1,16 @@
-//! mqttkit bindings for c.
+//! libmqttkit: the C library of mqttkit.
 //!
-//! This crate is a placeholder in the workspace; the binding itself lands with its own issue.
+//! Every exported function runs inside the panic boundary of [`ffi`] and checks its pointer
+//! arguments; results are [`error::mqttkit_result`] codes with a per-thread detailed
+//! message. The header `include/mqttkit.h` is generated from this crate by cbindgen (see
+//! `cbindgen.toml`, whose header text documents threads, ownership and reentrancy).
+#![allow(non_camel_case_types)]
+
+pub mod client;
+pub mod error;
+pub mod events;
+pub mod ffi;
+pub mod options;
+pub mod version;
+
+pub mod broker;
