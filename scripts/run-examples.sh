@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO=${CARGO:-cargo}
-STANDALONE=(codec)
+STANDALONE=(codec enhanced_auth)
 WITH_BROKER=(pubsub wait_for_ack reconnect blocking)
 
 for example in "${STANDALONE[@]}"; do

@@ -30,6 +30,8 @@ pub mod broker;
 pub mod blocking;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(any(feature = "client", feature = "broker"))]
+pub mod scram;
 #[cfg(feature = "client")]
 pub mod dispatch;
 #[cfg(feature = "client")]

@@ -43,7 +43,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use tokio::sync::{mpsc, oneshot};
 
-pub use auth::{AuthExchange, Authenticator};
+pub use auth::{AuthExchange, Authenticator, ScramSha256};
 pub use options::{ClientOptions, ClientOptionsBuilder, OfflineBuffer, ReconnectPolicy, Timeouts};
 pub use results::{
     AuthResult, ConnectResult, DisconnectInfo, Message, PingResult, PublishResult, SubscribeResult,
