@@ -1,7 +1,8 @@
 //! Client throughput and latency, mqttkit next to rumqttc, in one run.
 //!
 //! Both clients publish to the same do-nothing sink listener (it answers CONNACK and
-//! PUBACK and discards everything, on its own thread), so each client is timed alone.
+//! PUBACK and discards everything, on its own thread), so each client is timed alone; then
+//! both do the same against an embedded mqttkit broker (on its own thread).
 //! Run: `cargo bench -p mqttkit --bench client` (`-- --quick` for a short run).
 
 use std::sync::Arc;
@@ -121,10 +122,60 @@ fn rumqttc_client(port: u16, id: &str) -> (rumqttc::AsyncClient, rumqttc::EventL
     rumqttc::AsyncClient::new(options, 4096)
 }
 
+/// Where the clients publish to.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    /// The sink: done when it has counted every message.
+    Sink(&'a Sink),
+    /// A broker on this port: done when a QoS 1 marker sent last is acknowledged (the broker
+    /// handles a connection's packets in order).
+    Broker(u16),
+}
+
+impl Target<'_> {
+    fn port(self) -> u16 {
+        match self {
+            Target::Sink(sink) => sink.port,
+            Target::Broker(port) => port,
+        }
+    }
+
+    fn received(self) -> u64 {
+        match self {
+            Target::Sink(sink) => sink.received.load(Ordering::Acquire),
+            Target::Broker(_) => 0,
+        }
+    }
+
+    async fn wait_for(self, total: u64) {
+        if let Target::Sink(sink) = self {
+            sink.wait_for(total).await;
+        }
+    }
+}
+
+/// Starts an mqttkit broker on its own thread and runtime; returns its port.
+fn start_broker() -> u16 {
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let broker = mqttkit::broker::Broker::builder()
+                .bind("127.0.0.1:0".parse().unwrap())
+                .start()
+                .await
+                .unwrap();
+            port_tx.send(broker.local_addr().port()).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    port_rx.recv().unwrap()
+}
+
 /// Messages per second for `count` publications at `qos` (QoS 1: until every PUBACK is
 /// handled by the client).
-async fn mqttkit_throughput(sink: &Sink, count: u64, qos: QoS) -> f64 {
-    let (client, mut events) = Client::with_events(mqttkit_options(sink.port, "bench-mqttkit")).unwrap();
+async fn mqttkit_throughput(target: Target<'_>, count: u64, qos: QoS) -> f64 {
+    let (client, mut events) = Client::with_events(mqttkit_options(target.port(), "bench-mqttkit")).unwrap();
     client.connect().await.unwrap();
     let acks = tokio::spawn(async move {
         let mut acknowledged = 0;
@@ -138,22 +189,26 @@ async fn mqttkit_throughput(sink: &Sink, count: u64, qos: QoS) -> f64 {
     });
     let topic = ByteString::from_static("bench/topic");
     let payload = Bytes::from_static(&PAYLOAD);
-    let base = sink.received.load(Ordering::Acquire);
+    let base = target.received();
     let started = Instant::now();
     for _ in 0..count {
         client.publish_nowait(topic.clone(), payload.clone(), qos).await.unwrap();
     }
-    sink.wait_for(base + count).await;
+    target.wait_for(base + count).await;
     if qos != QoS::AtMostOnce {
         acks.await.unwrap();
+    } else if let Target::Broker(_) = target {
+        client.publish(topic.clone(), payload.clone(), QoS::AtLeastOnce).await.unwrap();
     }
     let elapsed = started.elapsed();
     client.shutdown().await.unwrap();
     count as f64 / elapsed.as_secs_f64()
 }
 
-async fn rumqttc_throughput(sink: &Sink, count: u64, qos: QoS) -> f64 {
-    let (client, mut eventloop) = rumqttc_client(sink.port, "bench-rumqttc");
+async fn rumqttc_throughput(target: Target<'_>, count: u64, qos: QoS) -> f64 {
+    let (client, mut eventloop) = rumqttc_client(target.port(), "bench-rumqttc");
+    // Against a broker, QoS 0 ends with one acknowledged QoS 1 marker.
+    let expected_acks = if qos == QoS::AtMostOnce { 1 } else { count };
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let poller = tokio::spawn(async move {
         let mut acknowledged = 0;
@@ -162,7 +217,7 @@ async fn rumqttc_throughput(sink: &Sink, count: u64, qos: QoS) -> f64 {
             match eventloop.poll().await {
                 Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => {
                     acknowledged += 1;
-                    if acknowledged == count
+                    if acknowledged == expected_acks
                         && let Some(done) = done.take()
                     {
                         let _ = done.send(());
@@ -177,13 +232,16 @@ async fn rumqttc_throughput(sink: &Sink, count: u64, qos: QoS) -> f64 {
         QoS::AtMostOnce => rumqttc::QoS::AtMostOnce,
         _ => rumqttc::QoS::AtLeastOnce,
     };
-    let base = sink.received.load(Ordering::Acquire);
+    let base = target.received();
     let started = Instant::now();
     for _ in 0..count {
         client.publish("bench/topic", rqos, false, PAYLOAD.to_vec()).await.unwrap();
     }
-    sink.wait_for(base + count).await;
+    target.wait_for(base + count).await;
     if qos != QoS::AtMostOnce {
+        done_rx.await.unwrap();
+    } else if let Target::Broker(_) = target {
+        client.publish("bench/topic", rumqttc::QoS::AtLeastOnce, false, PAYLOAD.to_vec()).await.unwrap();
         done_rx.await.unwrap();
     }
     let elapsed = started.elapsed();
@@ -193,8 +251,8 @@ async fn rumqttc_throughput(sink: &Sink, count: u64, qos: QoS) -> f64 {
 }
 
 /// Round trips of QoS 1 publish → PUBACK, one at a time; returns (p50, p99).
-async fn mqttkit_latency(sink: &Sink, samples: usize) -> (Duration, Duration) {
-    let (client, _events) = Client::with_events(mqttkit_options(sink.port, "lat-mqttkit")).unwrap();
+async fn mqttkit_latency(target: Target<'_>, samples: usize) -> (Duration, Duration) {
+    let (client, _events) = Client::with_events(mqttkit_options(target.port(), "lat-mqttkit")).unwrap();
     client.connect().await.unwrap();
     let topic = ByteString::from_static("bench/latency");
     let payload = Bytes::from_static(&PAYLOAD);
@@ -208,8 +266,8 @@ async fn mqttkit_latency(sink: &Sink, samples: usize) -> (Duration, Duration) {
     percentiles(times)
 }
 
-async fn rumqttc_latency(sink: &Sink, samples: usize) -> (Duration, Duration) {
-    let (client, mut eventloop) = rumqttc_client(sink.port, "lat-rumqttc");
+async fn rumqttc_latency(target: Target<'_>, samples: usize) -> (Duration, Duration) {
+    let (client, mut eventloop) = rumqttc_client(target.port(), "lat-rumqttc");
     let (ack_tx, mut ack_rx) = tokio::sync::mpsc::unbounded_channel();
     let poller = tokio::spawn(async move {
         loop {
@@ -244,45 +302,43 @@ fn row(name: &str, ours: f64, theirs: f64, unit: &str) {
     println!("| {name:<34} | {ours:>12.0} {unit} | {theirs:>12.0} {unit} | {:>5.2}x |", ours / theirs);
 }
 
+/// One table: throughput QoS 0 and 1, then QoS 1 round-trip p50/p99, both clients.
+async fn table(title: &str, target: Target<'_>, qos0: u64, qos1: u64, samples: usize) {
+    println!("\nclient benchmark: 64-byte payloads, MQTT 3.1.1, window {WINDOW}, to {title}");
+    println!("| scenario                           | mqttkit             | rumqttc             | ratio  |");
+    println!("|------------------------------------|---------------------|---------------------|--------|");
+    let ours = mqttkit_throughput(target, qos0, QoS::AtMostOnce).await;
+    let theirs = rumqttc_throughput(target, qos0, QoS::AtMostOnce).await;
+    row(&format!("publish QoS 0 ({qos0} msgs)"), ours, theirs, "msg/s");
+    let ours = mqttkit_throughput(target, qos1, QoS::AtLeastOnce).await;
+    let theirs = rumqttc_throughput(target, qos1, QoS::AtLeastOnce).await;
+    row(&format!("publish QoS 1 ({qos1} msgs)"), ours, theirs, "msg/s");
+    let (ours50, ours99) = mqttkit_latency(target, samples).await;
+    let (theirs50, theirs99) = rumqttc_latency(target, samples).await;
+    // For latency, lower is better: the ratio is theirs / ours.
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    for (name, ours, theirs) in [("p50", ours50, theirs50), ("p99", ours99, theirs99)] {
+        println!(
+            "| QoS 1 round trip {name} (µs)          | {:>12.1} µs     | {:>12.1} µs     | {:>5.2}x |",
+            micros(ours),
+            micros(theirs),
+            micros(theirs) / micros(ours)
+        );
+    }
+    println!("(ratio > 1: mqttkit ahead)");
+}
+
 fn main() {
     let quick = std::env::args().any(|arg| arg == "--quick" || arg == "--test");
     let (qos0, qos1, samples) = if quick { (20_000, 5_000, 500) } else { (200_000, 50_000, 5_000) };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let sink = Sink::start();
+    let broker = start_broker();
     runtime.block_on(async {
         // Warm up both clients and the sink.
-        mqttkit_throughput(&sink, qos0 / 10, QoS::AtMostOnce).await;
-        rumqttc_throughput(&sink, qos0 / 10, QoS::AtMostOnce).await;
-
-        println!("\nclient benchmark: 64-byte payloads, MQTT 3.1.1, window {WINDOW}, to a do-nothing sink");
-        println!(
-            "| scenario                           | mqttkit             | rumqttc             | ratio  |"
-        );
-        println!(
-            "|------------------------------------|---------------------|---------------------|--------|"
-        );
-        let ours = mqttkit_throughput(&sink, qos0, QoS::AtMostOnce).await;
-        let theirs = rumqttc_throughput(&sink, qos0, QoS::AtMostOnce).await;
-        row(&format!("publish QoS 0 ({qos0} msgs)"), ours, theirs, "msg/s");
-        let ours = mqttkit_throughput(&sink, qos1, QoS::AtLeastOnce).await;
-        let theirs = rumqttc_throughput(&sink, qos1, QoS::AtLeastOnce).await;
-        row(&format!("publish QoS 1 ({qos1} msgs)"), ours, theirs, "msg/s");
-        let (ours50, ours99) = mqttkit_latency(&sink, samples).await;
-        let (theirs50, theirs99) = rumqttc_latency(&sink, samples).await;
-        // For latency, lower is better: the ratio is theirs / ours.
-        let micros = |d: Duration| d.as_secs_f64() * 1e6;
-        println!(
-            "| QoS 1 round trip p50 (µs)          | {:>12.1} µs     | {:>12.1} µs     | {:>5.2}x |",
-            micros(ours50),
-            micros(theirs50),
-            micros(theirs50) / micros(ours50)
-        );
-        println!(
-            "| QoS 1 round trip p99 (µs)          | {:>12.1} µs     | {:>12.1} µs     | {:>5.2}x |",
-            micros(ours99),
-            micros(theirs99),
-            micros(theirs99) / micros(ours99)
-        );
-        println!("(ratio > 1: mqttkit ahead)");
+        mqttkit_throughput(Target::Sink(&sink), qos0 / 10, QoS::AtMostOnce).await;
+        rumqttc_throughput(Target::Sink(&sink), qos0 / 10, QoS::AtMostOnce).await;
+        table("a do-nothing sink", Target::Sink(&sink), qos0, qos1, samples).await;
+        table("an mqttkit broker", Target::Broker(broker), qos0, qos1, samples).await;
     });
 }
