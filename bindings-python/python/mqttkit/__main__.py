@@ -1,0 +1,48 @@
+"""``python -m mqttkit broker [--host H] [--port P] [--config FILE]``: runs the embedded
+broker until interrupted (Ctrl-C or SIGTERM)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from typing import List, Optional
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mqttkit")
+    commands = parser.add_subparsers(dest="command", required=True)
+    broker = commands.add_parser("broker", help="run an MQTT broker")
+    broker.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    broker.add_argument("--port", type=int, default=1883, help="port (default 1883; 0: a free one)")
+    broker.add_argument("--config", help="a TOML configuration file (as for `mqttkit broker`)")
+    args = parser.parse_args(argv)
+
+    from . import Broker, MqttError
+
+    config = None
+    if args.config:
+        with open(args.config, encoding="utf-8") as file:
+            config = file.read()
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        async with Broker(args.host, args.port, config=config) as running:
+            print(f"mqttkit broker listening on {running.url}", flush=True)
+            await stop.wait()
+        print("mqttkit broker stopped", flush=True)
+
+    try:
+        asyncio.run(serve())
+    except MqttError as error:
+        print(f"mqttkit broker: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,382 @@
+//! Runs core futures for Python: as asyncio awaitables that resolve on the calling loop, or
+//! as blocking calls with the GIL released.
+//!
+//! An async call polls the core future once on the calling thread (GIL released). Most
+//! fire-and-forget operations finish right there (the command is in the connection task's
+//! queue), and the caller gets an already-completed awaitable with no thread hop and no
+//! event-loop round trip; this also keeps every operation in call order. Otherwise the
+//! future moves to the runtime, and its result comes back to the loop with one
+//! `call_soon_threadsafe`. Cancelling the asyncio future aborts the runtime task.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+
+use pyo3::exceptions::PyStopIteration;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyCFunction;
+use tokio::runtime::Handle;
+use tokio::task::AbortHandle;
+
+use crate::errors::to_exception;
+
+/// Set at interpreter exit: from then on no runtime thread touches Python.
+static CLOSING: AtomicBool = AtomicBool::new(false);
+/// Runtime threads inside [`with_python`] right now.
+static INSIDE: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether the interpreter is shutting down (see [`set_closing`]).
+pub(crate) fn closing() -> bool {
+    CLOSING.load(Ordering::Acquire)
+}
+
+/// Called by the package's `atexit` hook, after every client was closed: runtime threads
+/// stop calling into Python, and those already on their way in are waited for (at most
+/// 2 s, GIL released), so that none is attaching while the interpreter finalizes.
+#[pyfunction]
+pub(crate) fn set_closing(py: Python<'_>) {
+    CLOSING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        for _ in 0..200 {
+            if INSIDE.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    });
+}
+
+/// Runs `f` attached to Python from a runtime thread, unless the interpreter is going away.
+pub(crate) fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
+    INSIDE.fetch_add(1, Ordering::SeqCst);
+    let result = if CLOSING.load(Ordering::SeqCst) { None } else { Python::try_attach(f) };
+    INSIDE.fetch_sub(1, Ordering::SeqCst);
+    result
+}
+
+/// Converts an operation's success value into Python.
+pub(crate) type Convert<T> = fn(Python<'_>, T) -> PyResult<Py<PyAny>>;
+
+/// An awaitable that is already complete: `await` returns `value` without suspending.
+#[pyclass(module = "mqttkit")]
+pub(crate) struct Ready {
+    value: Option<Py<PyAny>>,
+}
+
+#[pymethods]
+impl Ready {
+    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let value = self.value.take().unwrap_or_else(|| py.None());
+        Err(PyStopIteration::new_err((value,)))
+    }
+    /// Always true: the operation has completed.
+    fn done(&self) -> bool {
+        true
+    }
+}
+
+/// Aborts the runtime task when its asyncio future is cancelled.
+#[pyclass(module = "mqttkit")]
+struct Canceller {
+    task: AbortHandle,
+}
+
+#[pymethods]
+impl Canceller {
+    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        if future.call_method0("cancelled")?.is_truthy()? {
+            self.task.abort();
+        }
+        Ok(())
+    }
+}
+
+/// `resolve(future, ok, value)`, run on the loop: completes `future` unless it was
+/// cancelled meanwhile.
+fn resolver(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static RESOLVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let function = RESOLVE.get_or_try_init(py, || -> PyResult<_> {
+        let f = PyCFunction::new_closure(py, Some(c"_resolve"), None, |args, _kwargs| -> PyResult<()> {
+            let (future, ok, value): (Bound<'_, PyAny>, bool, Bound<'_, PyAny>) = args.extract()?;
+            if future.call_method0("done")?.is_truthy()? {
+                return Ok(());
+            }
+            if ok {
+                future.call_method1("set_result", (value,))?;
+            } else {
+                future.call_method1("set_exception", (value,))?;
+            }
+            Ok(())
+        })?;
+        Ok(f.into_any().unbind())
+    })?;
+    Ok(function.bind(py))
+}
+
+fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    GET_RUNNING_LOOP.import(py, "asyncio", "get_running_loop")?.call0()
+}
+
+/// Runs `future` for an `async` caller: returns an awaitable of its converted result.
+#[cfg_attr(not(feature = "broker"), allow(dead_code))]
+pub(crate) fn run_async<T, F>(
+    py: Python<'_>,
+    handle: &Handle,
+    future: F,
+    convert: Convert<T>,
+) -> PyResult<Py<PyAny>>
+where
+    F: Future<Output = mqttkit::Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut future = Box::pin(future);
+    let polled = py.detach(|| {
+        let _entered = handle.enter();
+        future.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+    });
+    match polled {
+        Poll::Ready(Ok(value)) => {
+            let value = convert(py, value)?;
+            Ok(Py::new(py, Ready { value: Some(value) })?.into_any())
+        }
+        Poll::Ready(Err(error)) => Err(to_exception(py, &error)),
+        Poll::Pending => spawn_for_loop(py, handle, future, convert),
+    }
+}
+
+fn spawn_for_loop<T, F>(
+    py: Python<'_>,
+    handle: &Handle,
+    future: Pin<Box<F>>,
+    convert: Convert<T>,
+) -> PyResult<Py<PyAny>>
+where
+    F: Future<Output = mqttkit::Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let event_loop = running_loop(py)?;
+    let py_future = event_loop.call_method0("create_future")?;
+    let event_loop = event_loop.unbind();
+    let target = py_future.clone().unbind();
+    let task = handle.spawn(async move {
+        let result = future.await;
+        with_python(|py| {
+            let (ok, value) = match result {
+                Ok(value) => match convert(py, value) {
+                    Ok(value) => (true, value),
+                    Err(error) => (false, error.into_value(py).into_any()),
+                },
+                Err(error) => (false, to_exception(py, &error).into_value(py).into_any()),
+            };
+            let delivered = resolver(py).and_then(|resolve| {
+                event_loop.call_method1(py, "call_soon_threadsafe", (resolve, target.bind(py), ok, value))
+            });
+            // A closed loop has nobody left to tell.
+            drop(delivered);
+            drop(event_loop);
+            drop(target);
+        });
+    });
+    py_future.call_method1("add_done_callback", (Canceller { task: task.abort_handle() },))?;
+    Ok(py_future.unbind())
+}
+
+/// Runs `future` for a blocking caller, GIL released, and returns its converted result.
+pub(crate) fn run_blocking<T, F>(
+    py: Python<'_>,
+    handle: &Handle,
+    future: F,
+    convert: Convert<T>,
+) -> PyResult<Py<PyAny>>
+where
+    F: Future<Output = mqttkit::Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    if Handle::try_current().is_ok() {
+        return Err(crate::errors::invalid_argument(
+            "a blocking mqttkit call cannot run on mqttkit's own runtime threads",
+        ));
+    }
+    let result = py.detach(|| handle.block_on(future));
+    match result {
+        Ok(value) => convert(py, value),
+        Err(error) => Err(to_exception(py, &error)),
+    }
+}
+
+/// Runs `future` either way: blocking when `blocking` is true, else as an awaitable.
+#[cfg_attr(not(feature = "broker"), allow(dead_code))]
+pub(crate) fn run<T, F>(
+    py: Python<'_>,
+    handle: &Handle,
+    blocking: bool,
+    future: F,
+    convert: Convert<T>,
+) -> PyResult<Py<PyAny>>
+where
+    F: Future<Output = mqttkit::Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    if blocking { run_blocking(py, handle, future, convert) } else { run_async(py, handle, future, convert) }
+}
+
+/// How long an operation keeps its client's [`Lane`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hold {
+    /// Until the operation completes: fire-and-forget forms, which complete once the
+    /// connection task has the command.
+    UntilDone,
+    /// Until its first poll returns: wait-for-acknowledgement forms, whose command is
+    /// handed over then (unless the command queue is full) and whose wait for the
+    /// acknowledgement must not hold up later calls.
+    UntilSent,
+}
+
+/// Keeps a client's operations in call order when they have to wait for room in the
+/// command queue: an operation enters the lane (a fair lock, entered in call order on the
+/// calling thread) before it first polls, so a later call can never overtake an earlier
+/// one that is still waiting.
+#[derive(Clone, Default)]
+pub(crate) struct Lane(Arc<tokio::sync::Mutex<()>>);
+
+enum Step<R> {
+    Done(R),
+    Started(Option<tokio::sync::OwnedMutexGuard<()>>),
+    Queued,
+}
+
+impl Lane {
+    /// Runs `future` in the lane, either way (see [`run`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run<T, F>(
+        &self,
+        py: Python<'_>,
+        handle: &Handle,
+        blocking: bool,
+        hold: Hold,
+        future: F,
+        convert: Convert<T>,
+    ) -> PyResult<Py<PyAny>>
+    where
+        F: Future<Output = mqttkit::Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        if blocking {
+            let lane = self.0.clone();
+            return run_blocking(py, handle, in_lane(lane, hold, Box::pin(future)), convert);
+        }
+        let mut lock = Box::pin(self.0.clone().lock_owned());
+        let mut future = Box::pin(future);
+        let step = py.detach(|| {
+            let _entered = handle.enter();
+            let mut cx = Context::from_waker(Waker::noop());
+            match lock.as_mut().poll(&mut cx) {
+                Poll::Ready(guard) => match future.as_mut().poll(&mut cx) {
+                    Poll::Ready(result) => Step::Done(result),
+                    Poll::Pending => Step::Started((hold == Hold::UntilDone).then_some(guard)),
+                },
+                Poll::Pending => Step::Queued,
+            }
+        });
+        match step {
+            Step::Done(Ok(value)) => {
+                let value = convert(py, value)?;
+                Ok(Py::new(py, Ready { value: Some(value) })?.into_any())
+            }
+            Step::Done(Err(error)) => Err(to_exception(py, &error)),
+            Step::Started(guard) => {
+                let rest = async move {
+                    let result = future.await;
+                    drop(guard);
+                    result
+                };
+                spawn_for_loop(py, handle, Box::pin(rest), convert)
+            }
+            Step::Queued => {
+                let rest = async move {
+                    let guard = lock.await;
+                    finish_in_lane(guard, hold, future).await
+                };
+                spawn_for_loop(py, handle, Box::pin(rest), convert)
+            }
+        }
+    }
+}
+
+impl Lane {
+    /// Starts `future` in the lane without waiting for it: enters the lane and polls it
+    /// once on the calling thread, then lets the runtime finish it (the lane is released
+    /// after that first poll, as for [`Hold::UntilSent`]).
+    pub(crate) fn detach(
+        &self,
+        py: Python<'_>,
+        handle: &Handle,
+        future: impl Future<Output = ()> + Send + 'static,
+    ) {
+        let mut lock = Box::pin(self.0.clone().lock_owned());
+        let mut future = Box::pin(future);
+        py.detach(|| {
+            let _entered = handle.enter();
+            let mut cx = Context::from_waker(Waker::noop());
+            match lock.as_mut().poll(&mut cx) {
+                Poll::Ready(guard) => {
+                    let first = future.as_mut().poll(&mut cx);
+                    drop(guard);
+                    if first.is_pending() {
+                        handle.spawn(future);
+                    }
+                }
+                Poll::Pending => {
+                    handle.spawn(async move {
+                        let guard = lock.await;
+                        let first = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
+                        drop(guard);
+                        if first.is_pending() {
+                            future.await;
+                        }
+                    });
+                }
+            }
+        });
+    }
+}
+
+async fn in_lane<T>(
+    lane: Arc<tokio::sync::Mutex<()>>,
+    hold: Hold,
+    future: Pin<Box<dyn Future<Output = mqttkit::Result<T>> + Send>>,
+) -> mqttkit::Result<T> {
+    let guard = lane.lock_owned().await;
+    finish_in_lane(guard, hold, future).await
+}
+
+async fn finish_in_lane<T, F>(
+    guard: tokio::sync::OwnedMutexGuard<()>,
+    hold: Hold,
+    mut future: Pin<Box<F>>,
+) -> mqttkit::Result<T>
+where
+    F: Future<Output = mqttkit::Result<T>> + ?Sized,
+{
+    if hold == Hold::UntilDone {
+        let result = future.await;
+        drop(guard);
+        return result;
+    }
+    let first = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
+    drop(guard);
+    match first {
+        Poll::Ready(result) => result,
+        Poll::Pending => future.await,
+    }
+}
