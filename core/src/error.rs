@@ -55,7 +55,6 @@ fn reason_suffix(reason_string: &Option<String>) -> String {
 /// Each kind has a stable [`code`](Error::code) and [`name`](Error::name); the bindings
 /// expose exactly these kinds (Python exception classes, Node `err.code`, C result codes).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     /// The acknowledgement did not arrive in time.
     #[error("{operation} timed out after {} ms", timeout.as_millis())]

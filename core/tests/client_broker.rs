@@ -56,3 +56,20 @@ async fn a_wrong_scram_password_is_an_auth_error() {
     assert!(error.is_auth_error(), "{error}");
     broker.shutdown().await;
 }
+
+#[tokio::test]
+async fn fire_and_forget_re_authentication_reports_through_events() {
+    let broker = broker_with_alice().await;
+    let (client, mut events) = Client::with_events(scram_client(&broker, "scram-nowait", "wonder")).unwrap();
+    client.connect().await.unwrap();
+    client.re_authenticate_nowait().await.unwrap();
+    let result = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), events.next()).await.unwrap().unwrap() {
+            mqttkit::dispatch::Event::AuthReceived(result) => break result,
+            _ => continue,
+        }
+    };
+    assert_eq!(result.reason_code, ReasonCode::Success);
+    client.disconnect_with_nowait(ReasonCode::Success, Default::default()).await.unwrap();
+    broker.shutdown().await;
+}

@@ -476,7 +476,9 @@ impl Worker {
                     Ok(answer) => answer,
                     Err(error) => {
                         link.auth_exchange = None;
-                        complete(link.auth.take(), Err(error));
+                        if !complete(link.auth.take(), Err(error.clone())) {
+                            self.events.emit(Event::Error(error));
+                        }
                         return Ok(());
                     }
                 };
@@ -488,7 +490,15 @@ impl Worker {
             let outcome = finished
                 .map(|()| result)
                 .map_err(|why| Error::AuthFailed(format!("the server's final authentication data: {why}")));
-            complete(link.auth.take(), outcome);
+            match link.auth.take() {
+                Some(waiting) => {
+                    let _ = waiting.send(outcome);
+                }
+                None => self.events.emit(match outcome {
+                    Ok(result) => Event::AuthReceived(result),
+                    Err(error) => Event::Error(error),
+                }),
+            }
             return Ok(());
         }
         let result = AuthResult { reason_code: auth.reason_code, properties: auth.properties };

@@ -504,6 +504,19 @@ impl Client {
         self.send(Command::Unsubscribe(unsubscribe, None)).await
     }
 
+    /// [`unsubscribe_with`](Client::unsubscribe_with), fire-and-forget.
+    ///
+    /// # Errors
+    /// As [`unsubscribe_nowait`](Client::unsubscribe_nowait).
+    pub async fn unsubscribe_with_nowait(
+        &self,
+        filters: Vec<String>,
+        options: UnsubscribeOptions,
+    ) -> Result<()> {
+        let unsubscribe = Self::unsubscribe_packet(filters, &options)?;
+        self.send(Command::Unsubscribe(unsubscribe, None)).await
+    }
+
     /// Sends PINGREQ and waits for PINGRESP (default timeout 5 s).
     ///
     /// # Errors
@@ -561,15 +574,52 @@ impl Client {
         self.auth(ReasonCode::ReAuthenticate, method.into(), data).await
     }
 
-    async fn auth(&self, reason_code: ReasonCode, method: String, data: Option<Bytes>) -> Result<AuthResult> {
-        let auth = Auth {
+    /// [`auth_continue`](Client::auth_continue), fire-and-forget: the server's answer is an
+    /// `AuthReceived` event.
+    ///
+    /// # Errors
+    /// [`Error::ChannelClosed`] after shutdown.
+    pub async fn auth_continue_nowait(&self, method: impl Into<String>, data: Option<Bytes>) -> Result<()> {
+        let auth = Self::auth_packet(ReasonCode::ContinueAuthentication, method.into(), data);
+        self.send(Command::Auth(auth, None)).await
+    }
+
+    /// [`re_authenticate`](Client::re_authenticate), fire-and-forget: the outcome is an
+    /// `AuthReceived` event (success) or an `Error` event.
+    ///
+    /// # Errors
+    /// [`Error::ChannelClosed`] after shutdown.
+    pub async fn re_authenticate_nowait(&self) -> Result<()> {
+        self.send(Command::ReAuthenticate(None)).await
+    }
+
+    /// [`re_authenticate_with`](Client::re_authenticate_with), fire-and-forget: the server's
+    /// answers are `AuthReceived` events.
+    ///
+    /// # Errors
+    /// [`Error::ChannelClosed`] after shutdown.
+    pub async fn re_authenticate_with_nowait(
+        &self,
+        method: impl Into<String>,
+        data: Option<Bytes>,
+    ) -> Result<()> {
+        let auth = Self::auth_packet(ReasonCode::ReAuthenticate, method.into(), data);
+        self.send(Command::Auth(auth, None)).await
+    }
+
+    fn auth_packet(reason_code: ReasonCode, method: String, data: Option<Bytes>) -> Auth {
+        Auth {
             reason_code,
             properties: AuthProperties {
                 authentication_method: Some(method.into()),
                 authentication_data: data,
                 ..Default::default()
             },
-        };
+        }
+    }
+
+    async fn auth(&self, reason_code: ReasonCode, method: String, data: Option<Bytes>) -> Result<AuthResult> {
+        let auth = Self::auth_packet(reason_code, method, data);
         self.request(Operation::Auth, self.timeouts().auth, |reply| Command::Auth(auth, reply)).await
     }
 
@@ -601,6 +651,22 @@ impl Client {
             Command::Disconnect(disconnect, reply)
         })
         .await
+    }
+
+    /// [`disconnect_with`](Client::disconnect_with), fire-and-forget: a `Disconnected` event
+    /// follows.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a reason code DISCONNECT cannot carry.
+    pub async fn disconnect_with_nowait(
+        &self,
+        reason_code: ReasonCode,
+        properties: DisconnectProperties,
+    ) -> Result<()> {
+        if !reason_code.allowed_in(crate::protocol::PacketType::Disconnect) {
+            return Err(Error::InvalidArgument(format!("{reason_code} is not a DISCONNECT reason code")));
+        }
+        self.send(Command::Disconnect(Disconnect { reason_code, properties }, None)).await
     }
 
     /// Starts disconnecting and returns; a `Disconnected` event follows.
