@@ -30,14 +30,14 @@ pub mod broker;
 pub mod blocking;
 #[cfg(feature = "client")]
 pub mod client;
-#[cfg(any(feature = "client", feature = "broker"))]
-pub mod scram;
 #[cfg(feature = "client")]
 pub mod dispatch;
 #[cfg(feature = "client")]
 mod error;
 #[cfg(feature = "runtime")]
 pub mod runtime;
+#[cfg(any(feature = "client", feature = "broker"))]
+pub mod scram;
 #[cfg(feature = "client")]
 pub use error::{Error, ErrorKind, Operation, Result};
 
