@@ -36,6 +36,7 @@ bench:
 	$(CARGO) bench -p mqttkit --bench codec
 	$(CARGO) bench -p mqttkit --bench client
 	bash bindings-c/bench/run.sh
+	cd bindings-node && npm install --no-audit --no-fund && npm run build:release && node bench/bench.js
 
 fuzz:
 	scripts/fuzz.sh 60

@@ -1,3 +1,24 @@
-//! mqttkit bindings for node.
+//! Node.js bindings for mqttkit (napi-rs).
 //!
-//! This crate is a placeholder in the workspace; the binding itself lands with its own issue.
+//! The native layer is deliberately small: `NativeClient` queues operations to the core's
+//! client and hands events and completions to JavaScript in batches; `index.js` builds the
+//! public API on top (Promises, EventEmitter, `for await`, `MqttError`).
+
+mod client;
+mod errors;
+mod events;
+mod options;
+
+pub use client::NativeClient;
+pub use errors::{ErrorInfo, ErrorKindInfo, error_kinds, sample_error};
+pub use options::{
+    NativeClientOptions, NativeOfflineBuffer, NativePublishProperties, NativeReconnect, NativeSubscription,
+    NativeTimeouts, NativeWill,
+};
+
+#[cfg(feature = "broker")]
+mod broker;
+#[cfg(feature = "broker")]
+mod scram;
+#[cfg(feature = "broker")]
+pub use broker::{NativeBroker, NativeBrokerOptions, NativeBrokerStats, NativeBrokerUser, start_broker};

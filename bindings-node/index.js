@@ -1,0 +1,835 @@
+'use strict'
+// mqttkit for Node.js: the public API over the native client (src/client.rs).
+//
+// Every operation returns a Promise that settles on the server's acknowledgement; the
+// `...Nowait` form of each queues the operation and returns at once (failures arrive as
+// `error` events). Events are emitted on the JS thread in the order the core produced them,
+// one native wake-up per batch.
+
+const { EventEmitter } = require('node:events')
+const native = require('./mqttkit.node')
+
+const KINDS = native.errorKinds()
+const KIND_BY_CODE = new Map(KINDS.map((k) => [k.code, k]))
+
+/** Every error mqttkit reports: an `Error` with a stable `code` (`ERR_MQTT_TIMEOUT`, ...). */
+class MqttError extends Error {
+  constructor (info) {
+    super(info.message)
+    this.name = 'MqttError'
+    this.code = info.code
+    this.kind = info.kind
+    this.errno = info.errno
+    if (info.reasonCode != null) this.reasonCode = info.reasonCode
+    if (info.reasonCodes != null) this.reasonCodes = info.reasonCodes
+    if (info.reasonString != null) this.reasonString = info.reasonString
+    if (info.operation != null) this.operation = info.operation
+    if (info.packetId != null) this.packetId = info.packetId
+    this.recoverable = Boolean(info.recoverable)
+    this.shouldReconnect = Boolean(info.shouldReconnect)
+    this.fatal = Boolean(info.fatal)
+    this.authError = Boolean(info.authError)
+  }
+}
+
+/** A synchronous native throw as an MqttError (its `code` is already the stable one). */
+function fromNative (error) {
+  const kind = error && KIND_BY_CODE.get(error.code)
+  if (!kind) return error
+  const info = { code: kind.code, kind: kind.kind, errno: kind.errno, message: error.message }
+  return new MqttError(info)
+}
+
+function invalidArgument (message) {
+  return fromNative(Object.assign(new Error(message), { code: 'ERR_MQTT_INVALID_ARGUMENT' }))
+}
+
+const TAG = {
+  MESSAGE: 1,
+  DONE: 2,
+  FAILED: 3,
+  CONNECTED: 4,
+  DISCONNECTED: 5,
+  PUBLISHED: 6,
+  SUBSCRIBED: 7,
+  UNSUBSCRIBED: 8,
+  PING_RESPONSE: 9,
+  ERROR: 10,
+  CONNECTION_LOST: 11,
+  RECONNECT_ATTEMPT: 12,
+  PENDING_CLEARED: 13,
+  AUTH: 14,
+  PEER_CERTIFICATE: 15,
+  CLOSED: 16,
+  DONE_PUBLISH: 18
+}
+
+function publishResult (packetId, qos, reasonCode, properties) {
+  return { packetId: packetId === 0 ? undefined : packetId - 0x10000, qos, reasonCode, properties }
+}
+
+// ---- argument normalization ---------------------------------------------------------------
+
+function toBuffer (value, what) {
+  if (value == null) return undefined
+  if (Buffer.isBuffer(value)) return value
+  if (typeof value === 'string') return Buffer.from(value)
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+  throw invalidArgument(`${what} must be a string, Buffer or Uint8Array`)
+}
+
+function payloadOf (payload) {
+  if (typeof payload === 'string' || ArrayBuffer.isView(payload)) {
+    if (typeof payload === 'string' || payload instanceof Uint8Array) return payload
+  }
+  if (payload == null) return ''
+  throw invalidArgument('payload must be a string, Buffer or Uint8Array')
+}
+
+/** `{ name: value | value[] }` (MQTT.js style) or `[[name, value], ...]` into `[n, v, ...]`. */
+function flatUserProperties (props) {
+  if (props == null) return undefined
+  const flat = []
+  const pairs = Array.isArray(props) ? props : Object.entries(props)
+  for (const [name, value] of pairs) {
+    if (Array.isArray(value)) {
+      for (const v of value) flat.push(String(name), String(v))
+    } else {
+      flat.push(String(name), String(value))
+    }
+  }
+  return flat
+}
+
+function publishProperties (p) {
+  if (p == null) return undefined
+  return {
+    payloadFormatIndicator: p.payloadFormatIndicator,
+    messageExpiryInterval: p.messageExpiryInterval,
+    contentType: p.contentType,
+    responseTopic: p.responseTopic,
+    correlationData: toBuffer(p.correlationData, 'correlationData'),
+    userProperties: flatUserProperties(p.userProperties),
+    topicAlias: p.topicAlias
+  }
+}
+
+function protocolVersion (v) {
+  if (v == null) return undefined
+  if (v === 5 || v === '5' || v === '5.0') return 5
+  if (v === 4 || v === '4' || v === '3.1.1') return 4
+  return typeof v === 'number' ? v : -1
+}
+
+// Largest number of publications handed over in one native call.
+const BATCH_LIMIT = 256
+
+// Characters a topic name cannot contain (the rest is checked natively).
+const INVALID_TOPIC = /[+#\u0000]/
+
+function timeoutMs (v) {
+  return v === null ? Infinity : v
+}
+
+function subscriptionOf (topic, o) {
+  if (typeof o === 'number') o = { qos: o }
+  o = o || {}
+  return {
+    topic,
+    qos: o.qos ?? 0,
+    noLocal: o.noLocal ?? o.nl,
+    retainAsPublished: o.retainAsPublished ?? o.rap,
+    retainHandling: o.retainHandling ?? o.rh
+  }
+}
+
+/** Client options as the native layer takes them (camelCase, ms, Buffers, flat props). */
+function nativeOptions (o) {
+  const props = o.properties || {}
+  const will = o.will && {
+    topic: o.will.topic,
+    payload: toBuffer(o.will.payload ?? '', 'will.payload'),
+    qos: o.will.qos,
+    retain: o.will.retain,
+    willDelayInterval: o.will.willDelayInterval ?? (o.will.properties && o.will.properties.willDelayInterval),
+    properties: publishProperties(o.will.properties)
+  }
+  let reconnect
+  if (o.reconnect === false) reconnect = { enabled: false }
+  else if (o.reconnect && typeof o.reconnect === 'object') reconnect = { ...o.reconnect }
+  if (o.reconnectPeriod !== undefined && reconnect === undefined) {
+    reconnect = o.reconnectPeriod === 0
+      ? { enabled: false }
+      : { initialDelay: o.reconnectPeriod, maxDelay: o.reconnectPeriod, multiplier: 1, jitter: 0 }
+  }
+  let timeouts
+  if (typeof o.timeouts === 'string') timeouts = { preset: o.timeouts }
+  else if (o.timeouts && typeof o.timeouts === 'object') {
+    timeouts = { preset: o.timeouts.preset }
+    for (const k of ['connect', 'publish', 'subscribe', 'unsubscribe', 'ping', 'auth']) {
+      if (o.timeouts[k] !== undefined) timeouts[k] = timeoutMs(o.timeouts[k])
+    }
+  }
+  if (o.connectTimeout !== undefined) {
+    timeouts = timeouts || {}
+    timeouts.connect = timeoutMs(o.connectTimeout)
+  }
+  let offlineBuffer
+  if (o.offlineBuffer === false) offlineBuffer = { enabled: false }
+  else if (o.offlineBuffer && typeof o.offlineBuffer === 'object') offlineBuffer = { ...o.offlineBuffer }
+  let autoSubscribe
+  if (o.autoSubscribe) {
+    autoSubscribe = subscriptionList(o.autoSubscribe, {})
+  }
+  return {
+    clientId: o.clientId,
+    protocolVersion: protocolVersion(o.protocolVersion),
+    cleanStart: o.cleanStart ?? o.clean,
+    keepAlive: o.keepAlive ?? o.keepalive,
+    username: o.username,
+    password: toBuffer(o.password, 'password'),
+    will,
+    sessionExpiryInterval: o.sessionExpiryInterval ?? props.sessionExpiryInterval,
+    sessionless: o.sessionless,
+    autoSubscribe,
+    autoAck: o.autoAck,
+    maximumPacketSize: o.maximumPacketSize ?? props.maximumPacketSize,
+    requestResponseInformation: o.requestResponseInformation ?? props.requestResponseInformation,
+    requestProblemInformation: o.requestProblemInformation ?? props.requestProblemInformation,
+    receiveMaximum: o.receiveMaximum ?? props.receiveMaximum,
+    maxInflight: o.maxInflight,
+    topicAliasMaximum: o.topicAliasMaximum ?? props.topicAliasMaximum,
+    autoTopicAlias: o.autoTopicAlias,
+    userProperties: flatUserProperties(o.userProperties ?? props.userProperties),
+    reconnect,
+    timeouts,
+    offlineBuffer,
+    commandQueueSize: o.commandQueueSize,
+    tcpNoDelay: o.tcpNoDelay,
+    scram: o.scram
+  }
+}
+
+/** `'a'`, `['a', 'b']` or `{ a: { qos: 1 }, b: 0 }` into subscriptions. */
+function subscriptionList (topics, opts) {
+  if (typeof topics === 'string') return [subscriptionOf(topics, opts)]
+  if (Array.isArray(topics)) {
+    return topics.map((t) => (typeof t === 'string' ? subscriptionOf(t, opts) : subscriptionOf(t.topic, t)))
+  }
+  if (topics && typeof topics === 'object') {
+    return Object.entries(topics).map(([topic, o]) => subscriptionOf(topic, o))
+  }
+  throw invalidArgument('topics must be a string, an array or an object')
+}
+
+function splitCallback (args) {
+  const last = args[args.length - 1]
+  if (typeof last === 'function') return [args.slice(0, -1), last]
+  return [args, undefined]
+}
+
+function withCallback (promise, callback) {
+  if (callback) promise.then((value) => callback(null, value), (error) => callback(error))
+  return promise
+}
+
+function rethrowLater (error) {
+  process.nextTick(() => { throw error })
+}
+
+// ---- the client ---------------------------------------------------------------------------
+
+/**
+ * An MQTT client. Create it with `await mqttkit.connect(url, options)`.
+ * Events: connect, message, close, disconnect, offline, reconnect, error, end, published,
+ * subscribed, unsubscribed, pingResponse, connectionLost, reconnectAttempt,
+ * pendingOperationsCleared, auth, peerCertificate.
+ */
+class MqttClient extends EventEmitter {
+  constructor (url, options = {}) {
+    super()
+    this.options = options
+    this._pending = new Map()
+    this._nextId = 1
+    this._ended = false
+    this._closed = false
+    this._endPromise = undefined
+    this._closedResolve = undefined
+    this._closedPromise = new Promise((resolve) => { this._closedResolve = resolve })
+    this._wasConnected = false
+    // Plain publications of the current tick, handed to the native side in one call
+    // (`_flush`, also run before any other operation so that the call order is kept).
+    this._batch = null
+    this._flushBound = () => this._flush()
+    try {
+      this._native = new native.NativeClient(url, nativeOptions(options), () => this._wake())
+    } catch (error) {
+      throw fromNative(error)
+    }
+  }
+
+  /** Whether the client is connected right now. */
+  get connected () {
+    return !this._closed && this._native.connected
+  }
+
+  /** QoS 0 messages dropped from the offline buffer while reconnecting. */
+  get droppedMessages () {
+    return this._native.droppedMessages
+  }
+
+  _id () {
+    const id = this._nextId
+    this._nextId = id >= 0xfffffffe ? 1 : id + 1
+    return id
+  }
+
+  _request (call) {
+    if (this._batch !== null) this._flush()
+    const id = this._id()
+    return new Promise((resolve, reject) => {
+      try {
+        call(id)
+      } catch (error) {
+        reject(fromNative(error))
+        return
+      }
+      this._pending.set(id, [resolve, reject])
+    })
+  }
+
+  _nowait (call) {
+    if (this._batch !== null) this._flush()
+    try {
+      call()
+    } catch (error) {
+      throw fromNative(error)
+    }
+  }
+
+  _emitSafely (event, a, b) {
+    try {
+      this.emit(event, a, b)
+    } catch (error) {
+      rethrowLater(error)
+    }
+  }
+
+  _emitError (error) {
+    if (this.listenerCount('error') > 0) this._emitSafely('error', error)
+  }
+
+  _wake () {
+    // One packed batch: records in `nums`, JS values in `refs`, topics and small payloads
+    // sliced out of one string and one Buffer (layouts: src/events.rs).
+    const batch = this._native.drain()
+    const nums = batch[0]
+    const refs = batch[1]
+    const topics = batch[2]
+    const payloads = batch[3]
+    const n = nums.length
+    let i = 0
+    let r = 0
+    let lastStart = -1
+    let lastEnd = -1
+    let topic = ''
+    while (i < n) {
+      const tag = nums[i]
+      switch (tag) {
+        case TAG.MESSAGE: {
+          const flags = nums[i + 1]
+          const token = nums[i + 3]
+          const start = nums[i + 4]
+          const end = nums[i + 5]
+          if (start !== lastStart || end !== lastEnd) {
+            topic = topics.slice(start, end)
+            lastStart = start
+            lastEnd = end
+          }
+          const payload = (flags & 32) !== 0
+            ? refs[r++]
+            : payloads === undefined ? Buffer.alloc(0) : payloads.subarray(nums[i + 6], nums[i + 7])
+          const packet = {
+            cmd: 'publish',
+            topic,
+            payload,
+            qos: flags & 3,
+            retain: (flags & 4) !== 0,
+            dup: (flags & 8) !== 0,
+            messageId: nums[i + 2] || undefined,
+            properties: (flags & 16) !== 0 ? refs[r++] : undefined
+          }
+          if (token !== 0) {
+            const nat = this._native
+            packet.ack = () => { try { nat.ack(token) } catch (error) { throw fromNative(error) } }
+          }
+          i += 8
+          try {
+            this.emit('message', topic, payload, packet)
+          } catch (error) {
+            rethrowLater(error)
+          }
+          break
+        }
+        case TAG.DONE_PUBLISH: {
+          const id = nums[i + 1]
+          const result = publishResult(nums[i + 2], nums[i + 3], nums[i + 4], nums[i + 5] ? refs[r++] : {})
+          i += 6
+          const pending = this._pending.get(id)
+          if (pending !== undefined) { this._pending.delete(id); pending[0](result) }
+          break
+        }
+        case TAG.DONE: {
+          const id = nums[i + 1]
+          const value = refs[r++]
+          i += 2
+          const pending = this._pending.get(id)
+          if (pending !== undefined) { this._pending.delete(id); pending[0](value) }
+          break
+        }
+        case TAG.FAILED: {
+          const id = nums[i + 1]
+          const info = refs[r++]
+          i += 2
+          const pending = this._pending.get(id)
+          if (pending !== undefined) { this._pending.delete(id); pending[1](new MqttError(info)) }
+          break
+        }
+        case TAG.PUBLISHED: {
+          const result = publishResult(nums[i + 1], nums[i + 2], nums[i + 3], nums[i + 4] ? refs[r++] : {})
+          i += 5
+          this._emitSafely('published', result)
+          break
+        }
+        case TAG.CONNECTED: {
+          const connack = refs[r++]
+          i += 1
+          if (this._wasConnected) this._emitSafely('reconnected', connack)
+          this._wasConnected = true
+          this._emitSafely('connect', connack)
+          break
+        }
+        case TAG.DISCONNECTED: {
+          const info = refs[r++]
+          i += 1
+          // A server's DISCONNECT is followed by connectionLost (which emits close and
+          // offline); an application disconnect ends here.
+          if (info.byServer) this._emitSafely('disconnect', info)
+          else this._emitSafely('close')
+          break
+        }
+        case TAG.SUBSCRIBED: i += 1; this._emitSafely('subscribed', refs[r++]); break
+        case TAG.UNSUBSCRIBED: i += 1; this._emitSafely('unsubscribed', refs[r++]); break
+        case TAG.PING_RESPONSE: i += 1; this._emitSafely('pingResponse', refs[r++]); break
+        case TAG.ERROR: i += 1; this._emitError(new MqttError(refs[r++])); break
+        case TAG.CONNECTION_LOST: {
+          const error = new MqttError(refs[r++])
+          i += 1
+          this._emitSafely('connectionLost', error)
+          this._emitSafely('close')
+          this._emitSafely('offline')
+          break
+        }
+        case TAG.RECONNECT_ATTEMPT: {
+          const info = { attempt: nums[i + 1], delay: nums[i + 2] }
+          i += 3
+          this._emitSafely('reconnectAttempt', info)
+          this._emitSafely('reconnect')
+          break
+        }
+        case TAG.PENDING_CLEARED: i += 2; this._emitSafely('pendingOperationsCleared', nums[i - 1]); break
+        case TAG.AUTH: i += 1; this._emitSafely('auth', refs[r++]); break
+        case TAG.PEER_CERTIFICATE: i += 1; this._emitSafely('peerCertificate', refs[r++]); break
+        case TAG.CLOSED: i += 1; this._onClosed(); break
+        default:
+          throw new Error(`mqttkit: unknown batch record ${tag} (native and JS out of sync)`)
+      }
+    }
+  }
+
+  _onClosed () {
+    if (this._closed) return
+    this._closed = true
+    const closedError = new MqttError({ code: 'ERR_MQTT_CLIENT_CLOSED', kind: 'CHANNEL_CLOSED', errno: 13, message: 'client is shut down' })
+    for (const [, pending] of this._pending) pending[1](closedError)
+    this._pending.clear()
+    this._closedResolve()
+  }
+
+  /** (Re)connects after `disconnect()`; resolves with the CONNACK. */
+  connect (opts = {}) {
+    return this._request((id) => this._native.connect(id, timeoutMs(opts.timeout)))
+  }
+
+  /** Starts connecting; a `connect` or `error` event follows. */
+  connectNowait () {
+    this._nowait(() => this._native.connectNowait())
+  }
+
+  /**
+   * Publishes; resolves on PUBACK (QoS 1), PUBCOMP (QoS 2), or once written (QoS 0).
+   * `opts`: qos, retain, properties (MQTT 5), timeout (ms).
+   */
+  publish (topic, payload, opts, callback) {
+    if (typeof opts === 'function') { callback = opts; opts = undefined }
+    const id = this._id()
+    const promise = new Promise((resolve, reject) => {
+      try {
+        if (opts === undefined) {
+          this._enqueue(id, topic, payload, 0, false)
+        } else if (opts.properties === undefined && opts.timeout === undefined) {
+          this._enqueue(id, topic, payload, opts.qos ?? 0, opts.retain === true)
+        } else {
+          if (this._batch !== null) this._flush()
+          this._native.publish(id, topic, payloadOf(payload), opts.qos ?? 0, opts.retain === true,
+            opts.properties === undefined ? undefined : publishProperties(opts.properties), timeoutMs(opts.timeout))
+        }
+      } catch (error) {
+        reject(fromNative(error))
+        return
+      }
+      this._pending.set(id, [resolve, reject])
+    })
+    return callback === undefined ? promise : withCallback(promise, callback)
+  }
+
+  /** Queues a publication and returns; QoS 1/2 acks arrive as `published` events. */
+  publishNowait (topic, payload, opts) {
+    if (opts === undefined) {
+      this._enqueue(0, topic, payload, 0, false)
+      return
+    }
+    if (opts.properties === undefined) {
+      this._enqueue(0, topic, payload, opts.qos ?? 0, opts.retain === true)
+      return
+    }
+    if (this._batch !== null) this._flush()
+    try {
+      this._native.publish(0, topic, payloadOf(payload), opts.qos ?? 0, opts.retain === true, publishProperties(opts.properties), undefined)
+    } catch (error) {
+      throw fromNative(error)
+    }
+  }
+
+  /** Adds a plain publication to this tick's batch, checking what must fail at once. */
+  _enqueue (id, topic, payload, qos, retain) {
+    if (this._closed) throw fromNative({ code: 'ERR_MQTT_CLIENT_CLOSED', message: 'client is shut down' })
+    if (typeof topic !== 'string' || topic.length === 0 || INVALID_TOPIC.test(topic)) {
+      throw invalidArgument(`topic ${JSON.stringify(topic)}: not a valid topic name (empty, wildcard or NUL)`)
+    }
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw invalidArgument(`qos must be 0, 1 or 2, got ${qos}`)
+    const flags = retain ? qos | 4 : qos
+    if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) {
+      if (payload == null) payload = ''
+      else throw invalidArgument('payload must be a string, Buffer or Uint8Array')
+    }
+    let batch = this._batch
+    if (batch === null) {
+      batch = this._batch = { records: [], topics: [], payloads: [], bytes: 0 }
+      queueMicrotask(this._flushBound)
+    }
+    const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength
+    batch.records.push(id, flags, length)
+    batch.topics.push(topic)
+    batch.payloads.push(payload)
+    batch.bytes += length
+    // A long synchronous loop hands over every BATCH_LIMIT publications, so that the
+    // native side works while the loop goes on.
+    if (batch.topics.length >= BATCH_LIMIT) this._flush()
+  }
+
+  /** Hands this tick's batch of publications to the native side in one call. */
+  _flush () {
+    const batch = this._batch
+    if (batch === null) return
+    this._batch = null
+    let payloads
+    if (batch.bytes > 0) {
+      payloads = Buffer.allocUnsafe(batch.bytes)
+      let offset = 0
+      for (const p of batch.payloads) {
+        if (typeof p === 'string') offset += payloads.write(p, offset)
+        else { payloads.set(p, offset); offset += p.byteLength }
+      }
+    }
+    try {
+      this._native.publishBatch(new Uint32Array(batch.records), batch.topics.join('\0'), payloads)
+    } catch (error) {
+      // The client was closed in the meantime: fail the waiting publications of the batch.
+      const failure = fromNative(error)
+      for (let i = 0; i < batch.records.length; i += 3) {
+        const pending = this._pending.get(batch.records[i])
+        if (pending !== undefined) { this._pending.delete(batch.records[i]); pending[1](failure) }
+      }
+    }
+  }
+
+  _subscribeArgs (topics, opts) {
+    const props = opts.properties || {}
+    return [subscriptionList(topics, opts), props.subscriptionIdentifier ?? opts.subscriptionIdentifier,
+      flatUserProperties(props.userProperties ?? opts.userProperties), timeoutMs(opts.timeout)]
+  }
+
+  /**
+   * Subscribes to a filter, an array of filters or `{ filter: { qos, ... } }`; resolves with
+   * the SUBACK (`reasonCodes`, and MQTT.js-style `granted`).
+   */
+  subscribe (topics, ...rest) {
+    const [[opts = {}], callback] = splitCallback(rest)
+    let args
+    try { args = this._subscribeArgs(topics, opts) } catch (error) { return withCallback(Promise.reject(error), callback) }
+    const promise = this._request((id) => this._native.subscribe(id, ...args)).then((result) => {
+      result.granted = args[0].map((s, i) => ({ topic: s.topic, qos: result.reasonCodes[i] }))
+      return result
+    })
+    return withCallback(promise, callback)
+  }
+
+  /** Queues a subscription; the SUBACK arrives as a `subscribed` event. */
+  subscribeNowait (topics, opts = {}) {
+    const args = this._subscribeArgs(topics, opts)
+    this._nowait(() => this._native.subscribe(0, ...args))
+  }
+
+  /** Unsubscribes from a filter or an array of filters; resolves with the UNSUBACK. */
+  unsubscribe (topics, ...rest) {
+    const [[opts = {}], callback] = splitCallback(rest)
+    const filters = Array.isArray(topics) ? topics : [topics]
+    const props = opts.properties || {}
+    const promise = this._request((id) => this._native.unsubscribe(
+      id, filters, flatUserProperties(props.userProperties ?? opts.userProperties), timeoutMs(opts.timeout)))
+    return withCallback(promise, callback)
+  }
+
+  /** Queues an unsubscription; the UNSUBACK arrives as an `unsubscribed` event. */
+  unsubscribeNowait (topics) {
+    const filters = Array.isArray(topics) ? topics : [topics]
+    this._nowait(() => this._native.unsubscribe(0, filters, undefined, undefined))
+  }
+
+  /** PINGREQ; resolves with `{ roundTrip }` (ms). */
+  ping (opts = {}) {
+    return this._request((id) => this._native.ping(id, timeoutMs(opts.timeout)))
+  }
+
+  /** Sends PINGREQ; a `pingResponse` event follows. */
+  pingNowait () {
+    this._nowait(() => this._native.ping(0, undefined))
+  }
+
+  /** AUTH Continue authentication (MQTT 5); resolves with the server's AUTH answer. */
+  authContinue (method, data) {
+    return this._request((id) => this._native.authContinue(id, method, toBuffer(data, 'data')))
+  }
+
+  /** Fire-and-forget `authContinue`: the answer arrives as an `auth` event. */
+  authContinueNowait (method, data) {
+    this._nowait(() => this._native.authContinue(0, method, toBuffer(data, 'data')))
+  }
+
+  /**
+   * Re-authenticates. Without arguments the configured authenticator (`scram` option) runs
+   * the whole exchange and this resolves on AUTH Success; with `{ method, data }` it sends
+   * AUTH Re-authenticate by hand and resolves with the server's first answer (continue with
+   * `authContinue`).
+   */
+  reAuthenticate ({ method, data } = {}) {
+    return this._request((id) => this._native.reAuthenticate(id, method, toBuffer(data, 'data')))
+  }
+
+  /** Fire-and-forget `reAuthenticate`: the server's answers arrive as `auth` events. */
+  reAuthenticateNowait ({ method, data } = {}) {
+    this._nowait(() => this._native.reAuthenticate(0, method, toBuffer(data, 'data')))
+  }
+
+  /**
+   * Sends DISCONNECT and waits until the connection is closed; the client may `connect()`
+   * again. `opts`: reasonCode, properties { sessionExpiryInterval, reasonString,
+   * userProperties }.
+   */
+  disconnect (opts = {}) {
+    const p = opts.properties || {}
+    return this._request((id) => this._native.disconnect(
+      id, opts.reasonCode, p.sessionExpiryInterval, p.reasonString, flatUserProperties(p.userProperties)))
+  }
+
+  /** Starts disconnecting; a `close` event follows. */
+  disconnectNowait () {
+    this._nowait(() => this._native.disconnect(0))
+  }
+
+  /**
+   * Closes the client for good (DISCONNECT if connected, then shutdown) and emits `end`.
+   * Pending operations fail with ERR_MQTT_CLIENT_CLOSED. Idempotent.
+   * MQTT.js forms `end()`, `end(force)`, `end(force, opts)`, `end(cb)` are accepted.
+   */
+  end (...args) {
+    const [rest, callback] = splitCallback(args)
+    const opts = (typeof rest[0] === 'object' && rest[0]) || (typeof rest[1] === 'object' && rest[1]) || {}
+    if (!this._endPromise) {
+      this._endPromise = (async () => {
+        if (!this._closed) {
+          if (this._native.connected && rest[0] !== true) {
+            try { await this.disconnect(opts) } catch (_) { /* closing anyway */ }
+          }
+          try {
+            await this._request((id) => this._native.shutdown(id))
+          } catch (_) { /* already shut down */ }
+          await this._closedPromise
+        }
+        this._emitSafely('end')
+      })()
+    }
+    return withCallback(this._endPromise, callback)
+  }
+
+  /** Alias of `end()`. */
+  close (...args) {
+    return this.end(...args)
+  }
+
+  /** Alias of `end()` (MQTT.js). */
+  endAsync (...args) {
+    return this.end(...args)
+  }
+
+  /** Acknowledges a received message when `autoAck` is false (same as `packet.ack()`). */
+  ack (packet) {
+    if (packet && typeof packet.ack === 'function') packet.ack()
+  }
+
+  /**
+   * Received messages as an async iterator: `for await (const m of client.messages())`.
+   * Each item is `{ topic, payload, packet }`. Ends when the client ends.
+   */
+  messages () {
+    const queue = []
+    let waiting = null
+    let done = false
+    const onMessage = (topic, payload, packet) => {
+      const item = { topic, payload, packet, qos: packet.qos, retain: packet.retain, properties: packet.properties }
+      if (waiting) { const w = waiting; waiting = null; w({ value: item, done: false }) } else queue.push(item)
+    }
+    const finish = () => {
+      if (done) return
+      done = true
+      this.off('message', onMessage)
+      this.off('end', finish)
+      if (waiting) { const w = waiting; waiting = null; w({ value: undefined, done: true }) }
+    }
+    this.on('message', onMessage)
+    this.on('end', finish)
+    if (this._closed) finish()
+    return {
+      next: () => {
+        if (queue.length > 0) return Promise.resolve({ value: queue.shift(), done: false })
+        if (done) return Promise.resolve({ value: undefined, done: true })
+        return new Promise((resolve) => { waiting = resolve })
+      },
+      return: () => {
+        finish()
+        queue.length = 0
+        return Promise.resolve({ value: undefined, done: true })
+      },
+      [Symbol.asyncIterator] () { return this }
+    }
+  }
+}
+
+/**
+ * Creates a client and connects it; resolves once the CONNACK arrived. On failure the
+ * client is closed (it keeps nothing alive) and the Promise rejects with an MqttError.
+ * `options.timeout` (ms) overrides the connect timeout for this first connect.
+ */
+async function connect (url, options = {}) {
+  if (url && typeof url === 'object') {
+    options = url
+    url = options.url || `${options.protocol || 'mqtt'}://${options.host || options.hostname || '127.0.0.1'}:${options.port || 1883}`
+  }
+  const client = new MqttClient(url, options)
+  try {
+    await client.connect({ timeout: options.timeout })
+  } catch (error) {
+    await client.end(true)
+    throw error
+  }
+  return client
+}
+
+// ---- the embedded broker --------------------------------------------------------------------
+
+/** Broker counters as returned by `broker.stats()`. */
+class Broker {
+  constructor (handle) {
+    this._native = handle
+    this.addresses = handle.addresses
+    const first = this.addresses[0]
+    const colon = first.lastIndexOf(':')
+    this.host = first.slice(0, colon).replace(/^\[|\]$/g, '')
+    this.port = Number(first.slice(colon + 1))
+    this.url = `mqtt://${first}`
+    this._closePromise = undefined
+    // A running broker keeps the process alive, like a listening net.Server; a closed one
+    // does not.
+    this._keepAlive = setInterval(() => {}, 0x7fffffff)
+  }
+
+  /**
+   * Starts an embedded broker: `await Broker.start({ host: '127.0.0.1', port: 0 })`.
+   * Options: host, port (0: a free port), allowAnonymous, users [{ username, password }],
+   * maxConnections, maxPacketSize, maxQueuedMessages, maximumQos, retainAvailable, and
+   * `config` (the broker's TOML configuration as text).
+   */
+  static start (options = {}) {
+    if (typeof native.startBroker !== 'function') {
+      return Promise.reject(new Error('this build of mqttkit has no embedded broker (cargo feature "broker")'))
+    }
+    return new Promise((resolve, reject) => {
+      native.startBroker({ ...options }, (result) => {
+        if (typeof result === 'string') {
+          reject(new MqttError({ code: 'ERR_MQTT_INVALID_CONFIGURATION', kind: 'INVALID_CONFIGURATION', errno: 15, message: result }))
+        } else {
+          resolve(new Broker(result))
+        }
+      })
+    })
+  }
+
+  /** A snapshot of the counters: connections, messagesIn, messagesOut, bytesIn, ... */
+  stats () {
+    return this._native.stats()
+  }
+
+  /** Stops the broker (DISCONNECT 0x8B to MQTT 5 clients) and waits until it stopped. */
+  close () {
+    if (!this._closePromise) {
+      this._closePromise = new Promise((resolve) => {
+        this._native.close(() => {
+          clearInterval(this._keepAlive)
+          resolve()
+        })
+      })
+    }
+    return this._closePromise
+  }
+}
+
+/** Every core error kind with its `code`, for exhaustive handling and tests. */
+function errorKinds () {
+  return KINDS.map((k) => ({ ...k }))
+}
+
+/** The `code` of every core error kind, keyed by kind name (`codes.TIMEOUT`). */
+const codes = Object.freeze(Object.fromEntries(KINDS.map((k) => [k.kind, k.code])))
+
+module.exports = {
+  connect,
+  connectAsync: connect,
+  MqttClient,
+  MqttError,
+  Broker,
+  errorKinds,
+  codes,
+  /** @internal for tests: a representative error of each kind through the real mapping. */
+  _sampleError: (errno) => new MqttError(native.sampleError(errno))
+}

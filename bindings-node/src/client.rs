@@ -1,0 +1,585 @@
+//! `NativeClient`: one core [`Client`] driven from JavaScript.
+//!
+//! Calls from JS never block and never create a Promise here: each operation is queued, in
+//! call order, to a driver task on the shared runtime, tagged with a request id that
+//! `index.js` maps to its Promise. Events and completions go into one [`Inbox`]; the first
+//! item queued after a drain wakes the JS thread with one threadsafe call, and the JS side
+//! takes everything queued so far (`drain`). The threadsafe function is strong (keeps Node
+//! alive) while the client is open and is released when the client is closed, so a closed
+//! client never keeps the process alive.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use mqttkit::Error;
+use mqttkit::client::{Client, Message, PublishOptions, SubscribeOptions, UnsubscribeOptions};
+use mqttkit::dispatch::{Event, EventSink};
+use mqttkit::protocol::{DisconnectProperties, ReasonCode, Subscription};
+use mqttkit::runtime::RuntimeUser;
+use napi::bindgen_prelude::{Array, Buffer, Either, Function};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{CleanupEnvHook, Env, Status};
+use napi_derive::napi;
+use tokio::sync::{Notify, mpsc};
+
+use crate::errors;
+use crate::events::{self, Item, Reply};
+use crate::options::{self, NativeClientOptions, NativePublishProperties, NativeSubscription};
+
+/// How many undrained events the dispatcher may queue before it waits for the JS thread
+/// (and so, through the core's bounded queue, before the socket stops being read).
+const EVENT_HIGH_WATER: usize = 4096;
+
+/// Long enough to mean "no timeout" for a per-call override.
+const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
+
+type Wake = ThreadsafeFunction<(), napi::bindgen_prelude::Unknown<'static>, (), Status, false, false, 0>;
+
+/// Items waiting for the JS thread, and the means to wake it.
+pub(crate) struct Inbox {
+    queue: Mutex<Vec<Item>>,
+    scheduled: AtomicBool,
+    wake: Mutex<Option<Wake>>,
+    undrained_events: AtomicUsize,
+    drained: Notify,
+    closed: AtomicBool,
+    sink_dropped: Notify,
+    acks: Mutex<HashMap<u32, Message>>,
+    next_ack: AtomicU32,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Inbox {
+    fn push_all(&self, items: impl IntoIterator<Item = Item>) {
+        lock(&self.queue).extend(items);
+        self.schedule();
+    }
+
+    fn push(&self, item: Item) {
+        lock(&self.queue).push(item);
+        self.schedule();
+    }
+
+    fn schedule(&self) {
+        if !self.scheduled.swap(true, Ordering::AcqRel)
+            && let Some(wake) = lock(&self.wake).as_ref()
+        {
+            // NonBlocking on an unbounded queue only fails while Node tears the environment
+            // down; nothing is left to deliver to then.
+            let _ = wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+
+    fn ack_token(&self, message: &Message) -> u32 {
+        if !message.needs_ack() {
+            return 0;
+        }
+        let mut token = self.next_ack.fetch_add(1, Ordering::Relaxed);
+        if token == 0 {
+            token = self.next_ack.fetch_add(1, Ordering::Relaxed);
+        }
+        lock(&self.acks).insert(token, message.clone());
+        token
+    }
+}
+
+/// The core's events into the inbox, with backpressure.
+struct Sink(Arc<Inbox>);
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.0.sink_dropped.notify_one();
+    }
+}
+
+impl EventSink for Sink {
+    async fn deliver(&mut self, events: Vec<Event>) {
+        let inbox = &self.0;
+        inbox.undrained_events.fetch_add(events.len(), Ordering::AcqRel);
+        let items: Vec<Item> = events
+            .into_iter()
+            .map(|event| {
+                let token = match &event {
+                    Event::Message(message) => inbox.ack_token(message),
+                    _ => 0,
+                };
+                Item::Event(event, token)
+            })
+            .collect();
+        inbox.push_all(items);
+        loop {
+            let drained = inbox.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if inbox.undrained_events.load(Ordering::Acquire) < EVENT_HIGH_WATER
+                || inbox.closed.load(Ordering::Acquire)
+            {
+                return;
+            }
+            drained.await;
+        }
+    }
+}
+
+/// An operation queued for the driver task.
+enum Op {
+    Connect(Option<Option<Duration>>),
+    ConnectNowait,
+    Publish(String, Bytes, PublishOptions),
+    PublishNowait(String, Bytes, PublishOptions),
+    Subscribe(Vec<Subscription>, SubscribeOptions),
+    SubscribeNowait(Vec<Subscription>, SubscribeOptions),
+    Unsubscribe(Vec<String>, UnsubscribeOptions),
+    UnsubscribeNowait(Vec<String>),
+    Ping(Option<Option<Duration>>),
+    PingNowait,
+    AuthContinue(String, Option<Bytes>),
+    ReAuthenticate(String, Option<Bytes>),
+    ReAuthenticateAuto,
+    Disconnect(ReasonCode, DisconnectProperties),
+    DisconnectNowait,
+    Shutdown,
+}
+
+async fn run(client: Client, id: u32, op: Op) -> Option<(u32, Result<Reply, Error>)> {
+    let result = match op {
+        Op::Connect(timeout) => match timeout {
+            Some(timeout) => client.connect_with_timeout(timeout).await,
+            None => client.connect().await,
+        }
+        .map(Reply::Connect),
+        Op::ConnectNowait => client.connect_nowait().await.map(|()| Reply::Unit),
+        Op::Publish(topic, payload, options) => {
+            client.publish_with(topic, payload, options).await.map(Reply::Publish)
+        }
+        Op::PublishNowait(topic, payload, options) => {
+            client.publish_with_nowait(topic, payload, options).await.map(|()| Reply::Unit)
+        }
+        Op::Subscribe(subscriptions, options) => {
+            client.subscribe_with(subscriptions, options).await.map(Reply::Subscribe)
+        }
+        Op::SubscribeNowait(subscriptions, options) => {
+            client.subscribe_with_nowait(subscriptions, options).await.map(|()| Reply::Unit)
+        }
+        Op::Unsubscribe(filters, options) => {
+            client.unsubscribe_with(filters, options).await.map(Reply::Unsubscribe)
+        }
+        Op::UnsubscribeNowait(filters) => {
+            let mut result = Ok(Reply::Unit);
+            for filter in filters {
+                if let Err(error) = client.unsubscribe_nowait(filter).await {
+                    result = Err(error);
+                }
+            }
+            result
+        }
+        Op::Ping(timeout) => match timeout {
+            Some(timeout) => client.ping_with_timeout(timeout).await,
+            None => client.ping().await,
+        }
+        .map(Reply::Ping),
+        Op::PingNowait => client.ping_nowait().await.map(|()| Reply::Unit),
+        Op::AuthContinue(method, data) => client.auth_continue(method, data).await.map(Reply::Auth),
+        Op::ReAuthenticate(method, data) => client.re_authenticate_with(method, data).await.map(Reply::Auth),
+        Op::ReAuthenticateAuto => client.re_authenticate().await.map(Reply::Auth),
+        Op::Disconnect(reason, properties) => {
+            client.disconnect_with(reason, properties).await.map(|()| Reply::Unit)
+        }
+        Op::DisconnectNowait => client.disconnect_nowait().await.map(|()| Reply::Unit),
+        Op::Shutdown => client.shutdown().await.map(|()| Reply::Unit),
+    };
+    Some((id, result))
+}
+
+/// Runs queued operations in call order: each one's first step (handing the command to the
+/// connection task) happens in the order the calls were made; their acknowledgements are
+/// awaited concurrently.
+async fn drive(client: Client, mut ops: mpsc::UnboundedReceiver<(u32, Op)>, inbox: Arc<Inbox>) {
+    let mut pending = FuturesUnordered::new();
+    let mut batch = Vec::with_capacity(256);
+    let mut open = true;
+    while open || !pending.is_empty() {
+        tokio::select! {
+            received = ops.recv_many(&mut batch, 256), if open => {
+                if received == 0 {
+                    open = false;
+                }
+                for (id, op) in batch.drain(..) {
+                    let shutdown = matches!(op, Op::Shutdown);
+                    pending.push(run(client.clone(), id, op));
+                    if shutdown {
+                        // Nothing may be queued after the shutdown.
+                        ops.close();
+                    }
+                }
+            }
+            Some(done) = pending.next(), if !pending.is_empty() => {
+                let mut finished = Vec::new();
+                finished.extend(done);
+                // Take everything else that is ready now, to wake JS once for all of it.
+                while let Some(Some(more)) = futures_util::FutureExt::now_or_never(pending.next()) {
+                    finished.extend(more);
+                }
+                let items = finished.into_iter().filter_map(|(id, result)| match (id, result) {
+                    // Fire-and-forget: only failures are reported, as `error` events.
+                    (0, Ok(_)) => None,
+                    (0, Err(error)) => Some(Item::Event(Event::Error(error), 0)),
+                    (id, result) => Some(Item::Done(id, result)),
+                });
+                inbox.push_all(items.collect::<Vec<_>>());
+            }
+        }
+    }
+    drop(client);
+    // Every operation is done; the core's dispatcher ends once the connection task has
+    // stopped and every event was delivered (the sink is dropped then). The bound only
+    // matters if the connection task outlives its last handle for a moment.
+    let _ = tokio::time::timeout(Duration::from_secs(5), inbox.sink_dropped.notified()).await;
+    inbox.closed.store(true, Ordering::Release);
+    inbox.drained.notify_waiters();
+    inbox.push(Item::Closed);
+}
+
+/// Where operations go to the driver task.
+type OpSender = mpsc::UnboundedSender<(u32, Op)>;
+
+/// The native side of an `MqttClient` (see `index.js`).
+#[napi]
+pub struct NativeClient {
+    client: Client,
+    ops: OpSender,
+    inbox: Arc<Inbox>,
+    /// Shuts the client down if the environment is torn down (worker exit, process exit)
+    /// while it is open; removed once the client is closed.
+    cleanup: Mutex<Option<CleanupEnvHook<OpSender>>>,
+    _runtime: RuntimeUser,
+}
+
+fn bytes_of(payload: Either<String, &[u8]>) -> Bytes {
+    match payload {
+        Either::A(text) => Bytes::from(text),
+        Either::B(bytes) => Bytes::copy_from_slice(bytes),
+    }
+}
+
+fn to_napi(error: Error) -> napi::Error<&'static str> {
+    errors::throw(&error)
+}
+
+#[napi]
+impl NativeClient {
+    /// Creates a client (not connected) whose events wake `wake` (called with no
+    /// arguments; it then calls `drain`).
+    #[napi(constructor)]
+    pub fn new(
+        env: Env,
+        url: String,
+        options: NativeClientOptions,
+        wake: Function<'_, (), napi::bindgen_prelude::Unknown<'static>>,
+    ) -> napi::Result<Self, &'static str> {
+        let options = options::client_options(url, options).map_err(to_napi)?;
+        let runtime = RuntimeUser::acquire()
+            .map_err(|error| to_napi(Error::Internal(format!("cannot start the runtime: {error}"))))?;
+        let wake: Wake = wake
+            .build_threadsafe_function::<()>()
+            .callee_handled::<false>()
+            .weak::<false>()
+            .build_callback(|_| Ok(()))
+            .map_err(|error| to_napi(Error::Internal(error.to_string())))?;
+        let inbox = Arc::new(Inbox {
+            queue: Mutex::new(Vec::with_capacity(256)),
+            scheduled: AtomicBool::new(false),
+            wake: Mutex::new(Some(wake)),
+            undrained_events: AtomicUsize::new(0),
+            drained: Notify::new(),
+            closed: AtomicBool::new(false),
+            sink_dropped: Notify::new(),
+            acks: Mutex::new(HashMap::new()),
+            next_ack: AtomicU32::new(1),
+        });
+        let (ops, receiver) = mpsc::unbounded_channel();
+        let client = {
+            let _entered = runtime.handle().enter();
+            let client = Client::new(options, Sink(inbox.clone())).map_err(to_napi)?;
+            tokio::spawn(tokio::task::unconstrained(drive(client.clone(), receiver, inbox.clone())));
+            client
+        };
+        let cleanup = env
+            .add_env_cleanup_hook(ops.clone(), |ops| {
+                let _ = ops.send((0, Op::Shutdown));
+            })
+            .ok();
+        Ok(NativeClient { client, ops, inbox, cleanup: Mutex::new(cleanup), _runtime: runtime })
+    }
+
+    fn queue(&self, id: u32, op: Op) -> napi::Result<(), &'static str> {
+        self.ops.send((id, op)).map_err(|_| to_napi(Error::ChannelClosed))
+    }
+
+    /// Takes everything queued for JS as one packed batch (see `events.rs`).
+    #[napi]
+    pub fn drain<'env>(&self, env: &'env Env) -> napi::Result<Array<'env>> {
+        self.inbox.scheduled.store(false, Ordering::Release);
+        let items = std::mem::take(&mut *lock(&self.inbox.queue));
+        let mut batch = events::Batch::new(env, items.len())?;
+        let mut events = 0;
+        let mut closed = false;
+        for item in items {
+            match &item {
+                Item::Event(..) => events += 1,
+                Item::Closed => closed = true,
+                Item::Done(..) => {}
+            }
+            batch.push(item)?;
+        }
+        if events > 0 {
+            self.inbox.undrained_events.fetch_sub(events, Ordering::AcqRel);
+            self.inbox.drained.notify_waiters();
+        }
+        if closed {
+            // Last item: release the threadsafe function so Node may exit.
+            lock(&self.inbox.wake).take();
+            if let Some(hook) = lock(&self.cleanup).take() {
+                let _ = env.remove_env_cleanup_hook(hook);
+            }
+        }
+        batch.finish()
+    }
+
+    /// Connects; completes request `id`. `timeout` in ms overrides the connect timeout.
+    #[napi]
+    pub fn connect(&self, id: u32, timeout: Option<f64>) -> napi::Result<(), &'static str> {
+        let timeout = options::call_timeout(timeout).map_err(to_napi)?;
+        self.queue(id, Op::Connect(timeout))
+    }
+
+    /// Starts connecting; the result arrives as a `connect` or `error` event.
+    #[napi]
+    pub fn connect_nowait(&self) -> napi::Result<(), &'static str> {
+        self.queue(0, Op::ConnectNowait)
+    }
+
+    /// Publishes; request `id` completes on the acknowledgement (id 0: fire-and-forget).
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn publish(
+        &self,
+        id: u32,
+        topic: String,
+        payload: Either<String, &[u8]>,
+        qos: u32,
+        retain: bool,
+        properties: Option<NativePublishProperties>,
+        timeout: Option<f64>,
+    ) -> napi::Result<(), &'static str> {
+        let has_alias = properties.as_ref().is_some_and(|p| p.topic_alias.is_some());
+        if !(topic.is_empty() && has_alias) {
+            mqttkit::protocol::validate_topic_name(&topic)
+                .map_err(|error| errors::invalid_argument(format!("topic {topic:?}: {error}")))?;
+        }
+        let options = options::publish_options(qos, retain, properties, timeout).map_err(to_napi)?;
+        let payload = bytes_of(payload);
+        if id == 0 {
+            self.queue(0, Op::PublishNowait(topic, payload, options))
+        } else {
+            self.queue(id, Op::Publish(topic, payload, options))
+        }
+    }
+
+    /// Publishes a batch of plain publications (no properties, default timeout) queued by
+    /// `index.js` within one tick: `records` holds `[id, qos | retain << 2, payloadLength]`
+    /// per publication (id 0: fire-and-forget), `topics` the topics joined by NUL (which a
+    /// topic name cannot contain), `payloads` the payloads back to back. One crossing for
+    /// the whole batch; the order of the batch is the order of the calls.
+    #[napi]
+    pub fn publish_batch(
+        &self,
+        records: &[u32],
+        topics: String,
+        payloads: Option<&[u8]>,
+    ) -> napi::Result<(), &'static str> {
+        let payloads = Bytes::copy_from_slice(payloads.unwrap_or_default());
+        let mut topics = topics.split('\0');
+        let mut offset = 0usize;
+        for record in records.chunks_exact(3) {
+            let (id, flags, length) = (record[0], record[1], record[2] as usize);
+            let topic = topics.next().unwrap_or_default();
+            let payload = payloads.slice(offset.min(payloads.len())..(offset + length).min(payloads.len()));
+            offset += length;
+            let checked = mqttkit::protocol::validate_topic_name(topic)
+                .map_err(|error| Error::InvalidArgument(format!("topic {topic:?}: {error}")))
+                .and_then(|()| options::publish_options(flags & 3, flags & 4 != 0, None, None));
+            match checked {
+                Ok(options) if id == 0 => {
+                    self.queue(0, Op::PublishNowait(topic.to_owned(), payload, options))?
+                }
+                Ok(options) => self.queue(id, Op::Publish(topic.to_owned(), payload, options))?,
+                Err(error) if id == 0 => self.inbox.push(Item::Event(Event::Error(error), 0)),
+                Err(error) => self.inbox.push(Item::Done(id, Err(error))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Subscribes; request `id` completes on SUBACK (id 0: fire-and-forget).
+    #[napi]
+    pub fn subscribe(
+        &self,
+        id: u32,
+        subscriptions: Vec<NativeSubscription>,
+        subscription_identifier: Option<u32>,
+        user_properties: Option<Vec<String>>,
+        timeout: Option<f64>,
+    ) -> napi::Result<(), &'static str> {
+        let subscriptions = subscriptions
+            .into_iter()
+            .map(options::subscription)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(to_napi)?;
+        if subscriptions.is_empty() {
+            return Err(errors::invalid_argument("subscribe needs at least one topic filter"));
+        }
+        for subscription in &subscriptions {
+            mqttkit::protocol::validate_topic_filter(&subscription.filter).map_err(|error| {
+                errors::invalid_argument(format!("topic filter {:?}: {error}", &*subscription.filter))
+            })?;
+        }
+        let mut options = SubscribeOptions::default();
+        options.subscription_identifier = subscription_identifier;
+        options.user_properties = options::user_properties(user_properties);
+        if let Some(timeout) = options::call_timeout(timeout).map_err(to_napi)? {
+            options.timeout = Some(timeout.unwrap_or(FOREVER));
+        }
+        if id == 0 {
+            self.queue(0, Op::SubscribeNowait(subscriptions, options))
+        } else {
+            self.queue(id, Op::Subscribe(subscriptions, options))
+        }
+    }
+
+    /// Unsubscribes; request `id` completes on UNSUBACK (id 0: fire-and-forget).
+    #[napi]
+    pub fn unsubscribe(
+        &self,
+        id: u32,
+        filters: Vec<String>,
+        user_properties: Option<Vec<String>>,
+        timeout: Option<f64>,
+    ) -> napi::Result<(), &'static str> {
+        if filters.is_empty() {
+            return Err(errors::invalid_argument("unsubscribe needs at least one topic filter"));
+        }
+        if id == 0 {
+            return self.queue(0, Op::UnsubscribeNowait(filters));
+        }
+        let mut options = UnsubscribeOptions::default();
+        options.user_properties = options::user_properties(user_properties);
+        if let Some(timeout) = options::call_timeout(timeout).map_err(to_napi)? {
+            options.timeout = Some(timeout.unwrap_or(FOREVER));
+        }
+        self.queue(id, Op::Unsubscribe(filters, options))
+    }
+
+    /// PINGREQ; request `id` completes on PINGRESP (id 0: fire-and-forget).
+    #[napi]
+    pub fn ping(&self, id: u32, timeout: Option<f64>) -> napi::Result<(), &'static str> {
+        if id == 0 {
+            return self.queue(0, Op::PingNowait);
+        }
+        let timeout = options::call_timeout(timeout).map_err(to_napi)?;
+        self.queue(id, Op::Ping(timeout))
+    }
+
+    /// AUTH Continue authentication; completes with the server's answer.
+    #[napi]
+    pub fn auth_continue(
+        &self,
+        id: u32,
+        method: String,
+        data: Option<Buffer>,
+    ) -> napi::Result<(), &'static str> {
+        self.queue(id, Op::AuthContinue(method, data.map(|d| Bytes::copy_from_slice(&d))))
+    }
+
+    /// AUTH Re-authenticate; completes with the server's answer. Without `method`, the
+    /// configured authenticator (`scram`) runs the whole exchange.
+    #[napi]
+    pub fn re_authenticate(
+        &self,
+        id: u32,
+        method: Option<String>,
+        data: Option<Buffer>,
+    ) -> napi::Result<(), &'static str> {
+        match method {
+            Some(method) => {
+                self.queue(id, Op::ReAuthenticate(method, data.map(|d| Bytes::copy_from_slice(&d))))
+            }
+            None => self.queue(id, Op::ReAuthenticateAuto),
+        }
+    }
+
+    /// DISCONNECT; request `id` completes once the connection is closed (id 0:
+    /// fire-and-forget, Normal disconnection).
+    #[napi]
+    pub fn disconnect(
+        &self,
+        id: u32,
+        reason_code: Option<u32>,
+        session_expiry_interval: Option<u32>,
+        reason_string: Option<String>,
+        user_properties: Option<Vec<String>>,
+    ) -> napi::Result<(), &'static str> {
+        if id == 0 {
+            return self.queue(0, Op::DisconnectNowait);
+        }
+        let code = reason_code.unwrap_or(0);
+        let reason = u8::try_from(code)
+            .ok()
+            .and_then(ReasonCode::from_u8)
+            .ok_or_else(|| errors::invalid_argument(format!("unknown reason code {code}")))?;
+        let properties = DisconnectProperties {
+            session_expiry_interval,
+            reason_string: reason_string.map(Into::into),
+            user_properties: options::user_properties(user_properties),
+            server_reference: None,
+        };
+        self.queue(id, Op::Disconnect(reason, properties))
+    }
+
+    /// Shuts the client down for good; completes request `id`, then a final "closed" item
+    /// releases the threadsafe function.
+    #[napi]
+    pub fn shutdown(&self, id: u32) -> napi::Result<(), &'static str> {
+        self.queue(id, Op::Shutdown)
+    }
+
+    /// Acknowledges a received message (manual ack); `token` from the message.
+    #[napi]
+    pub fn ack(&self, token: u32) -> napi::Result<(), &'static str> {
+        let message = lock(&self.inbox.acks).remove(&token);
+        match message {
+            Some(message) => message.ack().map_err(to_napi),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a connection is established right now.
+    #[napi(getter)]
+    pub fn connected(&self) -> bool {
+        self.client.is_connected()
+    }
+
+    /// QoS 0 messages dropped from the offline buffer.
+    #[napi(getter)]
+    pub fn dropped_messages(&self) -> f64 {
+        self.client.dropped_messages() as f64
+    }
+}
