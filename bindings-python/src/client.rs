@@ -658,25 +658,14 @@ impl NativeClient {
                 unsubscribe_result,
             );
         }
-        if filters.len() == 1 && options.user_properties.is_empty() {
-            let filter = filters.into_iter().next().unwrap_or_default();
-            return self.lane.run(
-                py,
-                &self.handle,
-                blocking,
-                Hold::UntilDone,
-                async move { client.unsubscribe_nowait(filter).await },
-                none,
-            );
-        }
-        // The core has no fire-and-forget form for several filters or user properties:
-        // start the acknowledged form in call order and report its outcome as an event.
-        self.detached(
+        self.lane.run(
             py,
-            async move { client.unsubscribe_with(filters, options).await },
-            Some(("unsubscribe", unsubscribe_result)),
-        )?;
-        Ok(py.None())
+            &self.handle,
+            blocking,
+            Hold::UntilDone,
+            async move { client.unsubscribe_with_nowait(filters, options).await },
+            none,
+        )
     }
 
     #[pyo3(signature = (timeout, wait, blocking))]
