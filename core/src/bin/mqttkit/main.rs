@@ -2,6 +2,11 @@
 //!
 //! `mqttkit broker [--config FILE] [--bind ADDR:PORT]... [--data-dir DIR] [--log LEVEL]`
 //! runs the broker until SIGINT or SIGTERM, then shuts it down gracefully.
+//!
+//! `mqttkit bench [--brokers mqttkit,mosquitto,rumqttd] [--duration SECS] ...` runs the same
+//! load against several brokers on 127.0.0.1 and prints the results side by side.
+
+mod bench;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run the MQTT broker (MQTT 5.0 and 3.1.1 on the same listeners).
     Broker(BrokerArgs),
+    /// Benchmark the mqttkit broker against Mosquitto and rumqttd on 127.0.0.1.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -102,7 +109,18 @@ async fn run_broker(args: BrokerArgs) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Command::Broker(args) = cli.command;
+    let args = match cli.command {
+        Command::Broker(args) => args,
+        Command::Bench(args) => {
+            return match bench::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("mqttkit bench: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    };
     if let Err(error) = init_logging(args.log.as_deref()) {
         eprintln!("mqttkit: {error}");
         return ExitCode::from(2);
