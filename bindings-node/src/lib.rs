@@ -19,6 +19,5 @@ pub use options::{
 #[cfg(feature = "broker")]
 mod broker;
 #[cfg(feature = "broker")]
-mod scram;
 #[cfg(feature = "broker")]
 pub use broker::{NativeBroker, NativeBrokerOptions, NativeBrokerStats, NativeBrokerUser, start_broker};

@@ -432,7 +432,7 @@ pub(crate) fn client_options(url: String, o: NativeClientOptions) -> Result<Clie
     if let Some(scram) = o.scram {
         #[cfg(feature = "broker")]
         {
-            b = b.authenticator(crate::scram::Scram { username: scram.username, password: scram.password });
+            b = b.authenticator(mqttkit::client::ScramSha256::new(scram.username, scram.password));
         }
         #[cfg(not(feature = "broker"))]
         {

@@ -209,7 +209,7 @@ fn scram(
     username: String,
     password: String,
 ) -> PyResult<ClientOptionsBuilder> {
-    Ok(builder.authenticator(crate::scram::Scram { username, password }))
+    Ok(builder.authenticator(mqttkit::client::ScramSha256::new(username, password)))
 }
 
 #[cfg(not(feature = "broker"))]

@@ -14,7 +14,6 @@ mod errors;
 mod events;
 mod logging;
 #[cfg(feature = "broker")]
-mod scram;
 mod types;
 
 use pyo3::prelude::*;
