@@ -214,7 +214,25 @@ async fn drive(client: Client, mut ops: mpsc::UnboundedReceiver<(u32, Op)>, inbo
                 }
                 for (id, op) in batch.drain(..) {
                     let shutdown = matches!(op, Op::Shutdown);
-                    pending.push(run(client.clone(), id, op));
+                    let handed_over_at_once = matches!(
+                        op,
+                        Op::ConnectNowait
+                            | Op::PublishNowait(..)
+                            | Op::SubscribeNowait(..)
+                            | Op::UnsubscribeNowait(..)
+                            | Op::PingNowait
+                            | Op::DisconnectNowait
+                    );
+                    if handed_over_at_once {
+                        // Fire-and-forget: finished once the core has the command. Handing
+                        // them over one after the other keeps the call order even while the
+                        // core's command queue is full (concurrent sends could overtake).
+                        if let Some((_, Err(error))) = run(client.clone(), 0, op).await {
+                            inbox.push_all(vec![Item::Event(Event::Error(error), 0)]);
+                        }
+                    } else {
+                        pending.push(run(client.clone(), id, op));
+                    }
                     if shutdown {
                         // Nothing may be queued after the shutdown.
                         ops.close();
