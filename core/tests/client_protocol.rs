@@ -20,6 +20,14 @@ fn client(server: &FakeServer) -> mqttkit::client::ClientOptionsBuilder {
         .reconnect(ReconnectPolicy::disabled())
 }
 
+/// Connects `client` in the background, while the test plays the server.
+fn spawn_connect(
+    client: &Client,
+) -> tokio::task::JoinHandle<mqttkit::Result<mqttkit::client::ConnectResult>> {
+    let client = client.clone();
+    tokio::spawn(async move { client.connect().await })
+}
+
 fn connack(properties: ConnAckProperties) -> ConnAck {
     ConnAck { properties, ..ConnAck::new(ReasonCode::Success, false) }
 }
@@ -35,10 +43,7 @@ fn expect_publish(packet: Packet) -> Publish {
 async fn mqtt_3_3_4_7_and_8_receive_maximum_caps_publications_not_other_packets() {
     let server = FakeServer::start().await;
     let (client, mut events) = Client::with_events(client(&server).build().unwrap()).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
+    let connecting = spawn_connect(&client);
     let mut link = server
         .accept_with(connack(ConnAckProperties { receive_maximum: Some(2), ..Default::default() }))
         .await;
@@ -80,10 +85,7 @@ async fn mqtt_3_3_2_10_inbound_topic_aliases_are_resolved_and_bad_ones_refused()
     let server = FakeServer::start().await;
     let (client, mut events) =
         Client::with_events(client(&server).topic_alias_maximum(4).build().unwrap()).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
+    let connecting = spawn_connect(&client);
     let (mut link, connect) = server.accept().await;
     assert_eq!(connect.properties.topic_alias_maximum, Some(4));
     link.send(Packet::ConnAck(connack(Default::default()))).await;
@@ -120,10 +122,7 @@ async fn topic_alias_above_our_maximum_is_topic_alias_invalid() {
     let server = FakeServer::start().await;
     let (client, mut events) =
         Client::with_events(client(&server).topic_alias_maximum(2).build().unwrap()).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
+    let connecting = spawn_connect(&client);
     let mut link = server.accept_with(connack(Default::default())).await;
     connecting.await.unwrap().unwrap();
     let mut publish = Publish::new("a", "x", QoS::AtMostOnce);
@@ -142,10 +141,7 @@ async fn mqtt_3_3_2_9_outbound_topic_aliases_stay_within_the_servers_maximum() {
     let server = FakeServer::start().await;
     let options = client(&server).auto_topic_alias(true).build().unwrap();
     let (client, _events) = Client::with_events(options).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
+    let connecting = spawn_connect(&client);
     let mut link = server
         .accept_with(connack(ConnAckProperties { topic_alias_maximum: Some(1), ..Default::default() }))
         .await;
@@ -167,10 +163,7 @@ async fn mqtt_3_3_2_9_outbound_topic_aliases_stay_within_the_servers_maximum() {
 async fn server_limits_are_honoured_locally_with_clear_errors() {
     let server = FakeServer::start().await;
     let (client, _events) = Client::with_events(client(&server).build().unwrap()).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
+    let connecting = spawn_connect(&client);
     let limits = ConnAckProperties {
         maximum_packet_size: Some(64),
         maximum_qos: Some(QoS::AtLeastOnce),
@@ -204,10 +197,7 @@ async fn server_limits_are_honoured_locally_with_clear_errors() {
 async fn inbound_qos2_is_delivered_exactly_once() {
     let server = FakeServer::start().await;
     let (client, mut events) = Client::with_events(client(&server).build().unwrap()).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
+    let connecting = spawn_connect(&client);
     let mut link = server.accept_with(connack(Default::default())).await;
     connecting.await.unwrap().unwrap();
     let publish = Publish::new("q2/in", "once", QoS::ExactlyOnce).with_packet_id(7);
@@ -237,10 +227,7 @@ async fn inbound_qos2_is_delivered_exactly_once() {
 async fn server_disconnect_reports_reason_and_server_reference() {
     let server = FakeServer::start().await;
     let (client, mut events) = Client::with_events(client(&server).build().unwrap()).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
+    let connecting = spawn_connect(&client);
     let mut link = server.accept_with(connack(Default::default())).await;
     connecting.await.unwrap().unwrap();
     let mut disconnect = Disconnect::new(ReasonCode::ServerMoved);
@@ -271,10 +258,7 @@ async fn server_disconnect_reports_reason_and_server_reference() {
 async fn a_malformed_packet_from_the_server_gets_disconnect_0x81() {
     let server = FakeServer::start().await;
     let (client, mut events) = Client::with_events(client(&server).build().unwrap()).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
+    let connecting = spawn_connect(&client);
     let mut link = server.accept_with(connack(Default::default())).await;
     connecting.await.unwrap().unwrap();
     // PUBLISH with QoS 3 (MQTT-3.3.1-4).
@@ -295,10 +279,7 @@ async fn a_malformed_packet_from_the_server_gets_disconnect_0x81() {
 async fn refused_connection_carries_the_reason_code() {
     let server = FakeServer::start().await;
     let (client, _events) = Client::with_events(client(&server).build().unwrap()).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
+    let connecting = spawn_connect(&client);
     let mut refused = ConnAck::new(ReasonCode::BadUserNameOrPassword, false);
     refused.properties.reason_string = Some("who are you".into());
     let _link = server.accept_with(refused).await;
@@ -318,10 +299,7 @@ async fn server_keep_alive_overrides_ours() {
     let server = FakeServer::start().await;
     let options = client(&server).keep_alive(Duration::from_secs(600)).build().unwrap();
     let (client, _events) = Client::with_events(options).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
+    let connecting = spawn_connect(&client);
     let started = tokio::time::Instant::now();
     let mut link = server
         .accept_with(connack(ConnAckProperties { server_keep_alive: Some(1), ..Default::default() }))
@@ -383,10 +361,7 @@ async fn enhanced_authentication_at_connect_and_re_authentication() {
     let server = FakeServer::start().await;
     let options = client(&server).authenticator(Token { secret: "s3cret" }).build().unwrap();
     let (client, _events) = Client::with_events(options).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
+    let connecting = spawn_connect(&client);
     let (mut link, connect) = server.accept().await;
     assert_eq!(connect.properties.authentication_method.as_deref(), Some("TOKEN"));
     assert_eq!(connect.properties.authentication_data.as_deref(), Some(&b"hello"[..]));
@@ -427,10 +402,7 @@ async fn a_server_failing_verification_at_connect_is_refused() {
     let server = FakeServer::start().await;
     let options = client(&server).authenticator(Token { secret: "s" }).build().unwrap();
     let (client, _events) = Client::with_events(options).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
+    let connecting = spawn_connect(&client);
     let (mut link, _) = server.accept().await;
     let mut accepted = ConnAck::new(ReasonCode::Success, false);
     accepted.properties.authentication_method = Some("TOKEN".into());
@@ -445,10 +417,7 @@ async fn a_server_failing_verification_at_connect_is_refused() {
 async fn a_slow_event_consumer_slows_the_server_down_instead_of_growing_memory() {
     let server = FakeServer::start().await;
     let (client, mut events) = Client::with_events(client(&server).build().unwrap()).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
+    let connecting = spawn_connect(&client);
     let mut link = server.accept_with(connack(Default::default())).await;
     connecting.await.unwrap().unwrap();
     // 64 MiB of messages: far more than every queue and socket buffer on the way hold.
@@ -485,10 +454,7 @@ async fn our_receive_maximum_is_enforced_with_disconnect_0x93() {
     let server = FakeServer::start().await;
     let options = client(&server).receive_maximum(2).auto_ack(false).build().unwrap();
     let (client, mut events) = Client::with_events(options).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
+    let connecting = spawn_connect(&client);
     let (mut link, connect) = server.accept().await;
     assert_eq!(connect.properties.receive_maximum, Some(2));
     link.send(Packet::ConnAck(connack(Default::default()))).await;
@@ -512,10 +478,7 @@ async fn our_receive_maximum_is_enforced_with_disconnect_0x93() {
 async fn packet_identifiers_are_unique_while_in_flight() {
     let server = FakeServer::start().await;
     let (client, _events) = Client::with_events(client(&server).build().unwrap()).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
+    let connecting = spawn_connect(&client);
     let mut link = server.accept_with(connack(Default::default())).await;
     connecting.await.unwrap().unwrap();
     for n in 0..300 {
@@ -538,10 +501,7 @@ async fn packet_identifiers_are_unique_while_in_flight() {
 async fn manual_re_authentication_answers_each_step() {
     let server = FakeServer::start().await;
     let (client, mut events) = Client::with_events(client(&server).build().unwrap()).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
+    let connecting = spawn_connect(&client);
     let mut link = server.accept_with(connack(Default::default())).await;
     connecting.await.unwrap().unwrap();
     let first = tokio::spawn({
