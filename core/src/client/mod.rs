@@ -26,9 +26,11 @@
 //! ```
 
 mod auth;
+mod call_options;
 mod command;
 mod connection;
 mod options;
+mod pending;
 mod results;
 mod session;
 mod url;
@@ -44,7 +46,9 @@ use bytestring::ByteString;
 use tokio::sync::{mpsc, oneshot};
 
 pub use auth::{AuthExchange, Authenticator, ScramSha256};
+pub use call_options::{NO_TIMEOUT, PublishOptions, SubscribeOptions, UnsubscribeOptions};
 pub use options::{ClientOptions, ClientOptionsBuilder, OfflineBuffer, ReconnectPolicy, Timeouts};
+pub use pending::Pending;
 pub use results::{
     AuthResult, ConnectResult, DisconnectInfo, Message, PingResult, PublishResult, SubscribeResult,
     UnsubscribeResult,
@@ -52,122 +56,15 @@ pub use results::{
 pub use url::{BrokerUrl, Scheme};
 
 use command::Command;
+use pending::{Deadline, within};
 use worker::{Outbox, Shared, Worker};
 
 use crate::dispatch::{EventHandler, EventSink, EventStream, HandlerSink, spawn_dispatcher, stream_sink};
 use crate::error::{Error, Operation, Result};
 use crate::protocol::{
-    Auth, AuthProperties, Disconnect, DisconnectProperties, PayloadFormat, Publish, PublishProperties, QoS,
-    ReasonCode, Subscribe, SubscribeProperties, Subscription, Unsubscribe, UnsubscribeProperties,
-    UserProperty, topic,
+    Auth, AuthProperties, Disconnect, DisconnectProperties, Publish, QoS, ReasonCode, Subscribe,
+    SubscribeProperties, Subscription, Unsubscribe, UnsubscribeProperties, topic,
 };
-
-/// Options of one publication beyond topic and payload.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[must_use]
-pub struct PublishOptions {
-    /// QoS (default 0).
-    pub qos: QoS,
-    /// Retain the message (default false).
-    pub retain: bool,
-    /// MQTT 5 properties: payload format, message expiry, content type, response topic,
-    /// correlation data, user properties, topic alias.
-    pub properties: PublishProperties,
-    /// Overrides the client's publish timeout for this call.
-    pub timeout: Option<Duration>,
-}
-
-impl PublishOptions {
-    /// Options with this QoS.
-    pub fn qos(qos: QoS) -> Self {
-        PublishOptions { qos, ..Default::default() }
-    }
-    /// Sets RETAIN.
-    pub fn retain(mut self, retain: bool) -> Self {
-        self.retain = retain;
-        self
-    }
-    /// Marks the payload as UTF-8 (or unspecified bytes).
-    pub fn payload_format(mut self, format: PayloadFormat) -> Self {
-        self.properties.payload_format_indicator = Some(format);
-        self
-    }
-    /// Message Expiry Interval.
-    pub fn message_expiry(mut self, interval: Duration) -> Self {
-        self.properties.message_expiry_interval = Some(interval.as_secs().min(u64::from(u32::MAX)) as u32);
-        self
-    }
-    /// Content Type.
-    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
-        self.properties.content_type = Some(content_type.into().into());
-        self
-    }
-    /// Response Topic (request/response).
-    pub fn response_topic(mut self, topic: impl Into<String>) -> Self {
-        self.properties.response_topic = Some(topic.into().into());
-        self
-    }
-    /// Correlation Data (request/response).
-    pub fn correlation_data(mut self, data: impl Into<Bytes>) -> Self {
-        self.properties.correlation_data = Some(data.into());
-        self
-    }
-    /// Adds a user property.
-    pub fn user_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.properties.user_properties.push((name.into().into(), value.into().into()));
-        self
-    }
-    /// Uses topic alias `alias` (within the server's Topic Alias Maximum).
-    pub fn topic_alias(mut self, alias: u16) -> Self {
-        self.properties.topic_alias = Some(alias);
-        self
-    }
-    /// Overrides the publish timeout for this call.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-}
-
-/// Options of one SUBSCRIBE beyond its filters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[must_use]
-pub struct SubscribeOptions {
-    /// Subscription Identifier, echoed in matching messages (MQTT 5).
-    pub subscription_identifier: Option<u32>,
-    /// User properties (MQTT 5).
-    pub user_properties: Vec<UserProperty>,
-    /// Overrides the client's subscribe timeout for this call.
-    pub timeout: Option<Duration>,
-}
-
-impl SubscribeOptions {
-    /// Sets the subscription identifier.
-    pub fn subscription_identifier(mut self, id: u32) -> Self {
-        self.subscription_identifier = Some(id);
-        self
-    }
-    /// Adds a user property.
-    pub fn user_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.user_properties.push((name.into().into(), value.into().into()));
-        self
-    }
-    /// Overrides the subscribe timeout for this call.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-}
-
-/// Options of one UNSUBSCRIBE beyond its filters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[must_use]
-pub struct UnsubscribeOptions {
-    /// User properties (MQTT 5).
-    pub user_properties: Vec<UserProperty>,
-    /// Overrides the client's unsubscribe timeout for this call.
-    pub timeout: Option<Duration>,
-}
 
 /// A handle to an MQTT client. Clone it freely; all clones drive the same connection.
 /// When the last clone is dropped, the connection task disconnects and ends.
@@ -259,24 +156,21 @@ impl Client {
         self.inner.commands.send(command).await.map_err(|_| Error::ChannelClosed)
     }
 
-    /// Sends `make(reply)` and waits for its result, at most `timeout`.
+    /// Sends `make(reply)` and waits for its result, at most `timeout` from now (handing
+    /// the command over included).
     async fn request<T>(
         &self,
         operation: Operation,
         timeout: Option<Duration>,
         make: impl FnOnce(command::Reply<T>) -> Command,
     ) -> Result<T> {
+        let deadline = Deadline::after(timeout);
         let (sender, receiver) = oneshot::channel();
-        let wait = async {
+        within(deadline, operation, async {
             self.send(make(Some(sender))).await?;
-            receiver.await.map_err(|_| Error::ChannelClosed)?
-        };
-        match timeout {
-            Some(limit) => tokio::time::timeout(limit, wait)
-                .await
-                .unwrap_or(Err(Error::Timeout { operation, timeout: limit })),
-            None => wait.await,
-        }
+            receiver.await.unwrap_or(Err(Error::ChannelClosed))
+        })
+        .await
     }
 
     fn timeouts(&self) -> &Timeouts {
@@ -547,7 +441,22 @@ impl Client {
     /// # Errors
     /// Timeout, [`Error::InvalidArgument`] on MQTT 3.1.1.
     pub async fn auth_continue(&self, method: impl Into<String>, data: Option<Bytes>) -> Result<AuthResult> {
-        self.auth(ReasonCode::ContinueAuthentication, method.into(), data).await
+        self.auth_continue_with_timeout(method, data, self.timeouts().auth).await
+    }
+
+    /// [`auth_continue`](Client::auth_continue) with another timeout (`None`: wait as long
+    /// as it takes).
+    ///
+    /// # Errors
+    /// As [`auth_continue`](Client::auth_continue).
+    pub async fn auth_continue_with_timeout(
+        &self,
+        method: impl Into<String>,
+        data: Option<Bytes>,
+        timeout: Option<Duration>,
+    ) -> Result<AuthResult> {
+        let auth = Self::auth_packet(ReasonCode::ContinueAuthentication, method.into(), data);
+        self.request(Operation::Auth, timeout, |reply| Command::Auth(auth, reply)).await
     }
 
     /// Re-authenticates with the configured [`Authenticator`], which answers every
@@ -557,7 +466,16 @@ impl Client {
     /// [`Error::AuthFailed`] when the exchange fails, [`Error::InvalidArgument`] without an
     /// authenticator, timeout.
     pub async fn re_authenticate(&self) -> Result<AuthResult> {
-        self.request(Operation::Auth, self.timeouts().auth, Command::ReAuthenticate).await
+        self.re_authenticate_with_timeout(self.timeouts().auth).await
+    }
+
+    /// [`re_authenticate`](Client::re_authenticate) with another timeout (`None`: wait as
+    /// long as it takes).
+    ///
+    /// # Errors
+    /// As [`re_authenticate`](Client::re_authenticate).
+    pub async fn re_authenticate_with_timeout(&self, timeout: Option<Duration>) -> Result<AuthResult> {
+        self.request(Operation::Auth, timeout, Command::ReAuthenticate).await
     }
 
     /// Starts a re-authentication by hand (AUTH with reason 0x19) and waits for the server's
@@ -571,7 +489,8 @@ impl Client {
         method: impl Into<String>,
         data: Option<Bytes>,
     ) -> Result<AuthResult> {
-        self.auth(ReasonCode::ReAuthenticate, method.into(), data).await
+        let auth = Self::auth_packet(ReasonCode::ReAuthenticate, method.into(), data);
+        self.request(Operation::Auth, self.timeouts().auth, |reply| Command::Auth(auth, reply)).await
     }
 
     /// [`auth_continue`](Client::auth_continue), fire-and-forget: the server's answer is an
@@ -618,11 +537,6 @@ impl Client {
         }
     }
 
-    async fn auth(&self, reason_code: ReasonCode, method: String, data: Option<Bytes>) -> Result<AuthResult> {
-        let auth = Self::auth_packet(reason_code, method, data);
-        self.request(Operation::Auth, self.timeouts().auth, |reply| Command::Auth(auth, reply)).await
-    }
-
     /// Sends DISCONNECT (Normal disconnection), closes the connection and waits until it is
     /// closed. No will message is published and no reconnect follows. The client can
     /// [`connect`](Client::connect) again.
@@ -643,14 +557,29 @@ impl Client {
         reason_code: ReasonCode,
         properties: DisconnectProperties,
     ) -> Result<()> {
+        self.disconnect_with_timeout(reason_code, properties, self.timeouts().auth).await
+    }
+
+    /// [`disconnect_with`](Client::disconnect_with) with its own timeout for the DISCONNECT
+    /// to be written and the connection closed (`None`: as long as it takes).
+    ///
+    /// # Errors
+    /// As [`disconnect_with`](Client::disconnect_with); [`Error::Timeout`].
+    pub async fn disconnect_with_timeout(
+        &self,
+        reason_code: ReasonCode,
+        properties: DisconnectProperties,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
+        let disconnect = Self::disconnect_packet(reason_code, properties)?;
+        self.request(Operation::Disconnect, timeout, |reply| Command::Disconnect(disconnect, reply)).await
+    }
+
+    fn disconnect_packet(reason_code: ReasonCode, properties: DisconnectProperties) -> Result<Disconnect> {
         if !reason_code.allowed_in(crate::protocol::PacketType::Disconnect) {
             return Err(Error::InvalidArgument(format!("{reason_code} is not a DISCONNECT reason code")));
         }
-        let disconnect = Disconnect { reason_code, properties };
-        self.request(Operation::Disconnect, self.timeouts().auth, |reply| {
-            Command::Disconnect(disconnect, reply)
-        })
-        .await
+        Ok(Disconnect { reason_code, properties })
     }
 
     /// [`disconnect_with`](Client::disconnect_with), fire-and-forget: a `Disconnected` event
@@ -663,10 +592,8 @@ impl Client {
         reason_code: ReasonCode,
         properties: DisconnectProperties,
     ) -> Result<()> {
-        if !reason_code.allowed_in(crate::protocol::PacketType::Disconnect) {
-            return Err(Error::InvalidArgument(format!("{reason_code} is not a DISCONNECT reason code")));
-        }
-        self.send(Command::Disconnect(Disconnect { reason_code, properties }, None)).await
+        let disconnect = Self::disconnect_packet(reason_code, properties)?;
+        self.send(Command::Disconnect(disconnect, None)).await
     }
 
     /// Starts disconnecting and returns; a `Disconnected` event follows.
