@@ -250,46 +250,94 @@ async fn rumqttc_throughput(target: Target<'_>, count: u64, qos: QoS) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
 
-/// Round trips of QoS 1 publish → PUBACK, one at a time; returns (p50, p99).
-async fn mqttkit_latency(target: Target<'_>, samples: usize) -> (Duration, Duration) {
-    let (client, _events) = Client::with_events(mqttkit_options(target.port(), "lat-mqttkit")).unwrap();
-    client.connect().await.unwrap();
-    let topic = ByteString::from_static("bench/latency");
-    let payload = Bytes::from_static(&PAYLOAD);
-    let mut times = Vec::with_capacity(samples);
-    for _ in 0..samples {
-        let started = Instant::now();
-        client.publish(topic.clone(), payload.clone(), QoS::AtLeastOnce).await.unwrap();
-        times.push(started.elapsed());
-    }
-    client.shutdown().await.unwrap();
-    percentiles(times)
+/// QoS 1 publish → PUBACK round trips, one at a time, by a connected mqttkit client.
+struct MqttkitProbe {
+    client: Client,
+    _events: mqttkit::dispatch::EventStream,
 }
 
-async fn rumqttc_latency(target: Target<'_>, samples: usize) -> (Duration, Duration) {
-    let (client, mut eventloop) = rumqttc_client(target.port(), "lat-rumqttc");
-    let (ack_tx, mut ack_rx) = tokio::sync::mpsc::unbounded_channel();
-    let poller = tokio::spawn(async move {
-        loop {
-            match eventloop.poll().await {
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => {
-                    let _ = ack_tx.send(Instant::now());
-                }
-                Ok(_) => {}
-                Err(_) => return,
-            }
-        }
-    });
-    let mut times = Vec::with_capacity(samples);
-    for _ in 0..samples {
-        let started = Instant::now();
-        client.publish("bench/latency", rumqttc::QoS::AtLeastOnce, false, PAYLOAD.to_vec()).await.unwrap();
-        let acked = ack_rx.recv().await.unwrap();
-        times.push(acked - started);
+impl MqttkitProbe {
+    async fn connect(target: Target<'_>) -> Self {
+        let (client, events) = Client::with_events(mqttkit_options(target.port(), "lat-mqttkit")).unwrap();
+        client.connect().await.unwrap();
+        MqttkitProbe { client, _events: events }
     }
-    let _ = client.disconnect().await;
-    poller.abort();
-    percentiles(times)
+
+    async fn measure(&self, samples: usize, times: &mut Vec<Duration>) {
+        let topic = ByteString::from_static("bench/latency");
+        let payload = Bytes::from_static(&PAYLOAD);
+        for _ in 0..samples {
+            let started = Instant::now();
+            self.client.publish(topic.clone(), payload.clone(), QoS::AtLeastOnce).await.unwrap();
+            times.push(started.elapsed());
+        }
+    }
+
+    async fn close(self) {
+        self.client.shutdown().await.unwrap();
+    }
+}
+
+/// The same round trips by rumqttc: its event loop runs on a task that reports each PUBACK.
+struct RumqttcProbe {
+    client: rumqttc::AsyncClient,
+    acks: tokio::sync::mpsc::UnboundedReceiver<Instant>,
+    poller: tokio::task::JoinHandle<()>,
+}
+
+impl RumqttcProbe {
+    fn connect(target: Target<'_>) -> Self {
+        let (client, mut eventloop) = rumqttc_client(target.port(), "lat-rumqttc");
+        let (ack_tx, acks) = tokio::sync::mpsc::unbounded_channel();
+        let poller = tokio::spawn(async move {
+            loop {
+                match eventloop.poll().await {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => {
+                        let _ = ack_tx.send(Instant::now());
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+        RumqttcProbe { client, acks, poller }
+    }
+
+    async fn measure(&mut self, samples: usize, times: &mut Vec<Duration>) {
+        for _ in 0..samples {
+            let started = Instant::now();
+            self.client
+                .publish("bench/latency", rumqttc::QoS::AtLeastOnce, false, PAYLOAD.to_vec())
+                .await
+                .unwrap();
+            let acked = self.acks.recv().await.unwrap();
+            times.push(acked - started);
+        }
+    }
+
+    async fn close(self) {
+        let _ = self.client.disconnect().await;
+        self.poller.abort();
+    }
+}
+
+/// Round trips by both clients, taken in alternating rounds so that both see the same
+/// machine load; returns ((p50, p99) of mqttkit, (p50, p99) of rumqttc).
+async fn latency(target: Target<'_>, samples: usize) -> ((Duration, Duration), (Duration, Duration)) {
+    const ROUNDS: usize = 10;
+    let ours = MqttkitProbe::connect(target).await;
+    let mut theirs = RumqttcProbe::connect(target);
+    let (mut our_times, mut their_times) = (Vec::with_capacity(samples), Vec::with_capacity(samples));
+    // Warm-up round, not counted (rumqttc connects on its first poll).
+    ours.measure(samples / ROUNDS, &mut Vec::new()).await;
+    theirs.measure(samples / ROUNDS, &mut Vec::new()).await;
+    for _ in 0..ROUNDS {
+        ours.measure(samples / ROUNDS, &mut our_times).await;
+        theirs.measure(samples / ROUNDS, &mut their_times).await;
+    }
+    ours.close().await;
+    theirs.close().await;
+    (percentiles(our_times), percentiles(their_times))
 }
 
 fn percentiles(mut times: Vec<Duration>) -> (Duration, Duration) {
@@ -313,8 +361,7 @@ async fn table(title: &str, target: Target<'_>, qos0: u64, qos1: u64, samples: u
     let ours = mqttkit_throughput(target, qos1, QoS::AtLeastOnce).await;
     let theirs = rumqttc_throughput(target, qos1, QoS::AtLeastOnce).await;
     row(&format!("publish QoS 1 ({qos1} msgs)"), ours, theirs, "msg/s");
-    let (ours50, ours99) = mqttkit_latency(target, samples).await;
-    let (theirs50, theirs99) = rumqttc_latency(target, samples).await;
+    let ((ours50, ours99), (theirs50, theirs99)) = latency(target, samples).await;
     // For latency, lower is better: the ratio is theirs / ours.
     let micros = |d: Duration| d.as_secs_f64() * 1e6;
     for (name, ours, theirs) in [("p50", ours50, theirs50), ("p99", ours99, theirs99)] {
