@@ -161,7 +161,7 @@ fn spawn_for_loop<T, F>(
     convert: Convert<T>,
 ) -> PyResult<Py<PyAny>>
 where
-    F: Future<Output = mqttkit::Result<T>> + Send + 'static,
+    F: Future<Output = mqttkit::Result<T>> + Send + ?Sized + 'static,
     T: Send + 'static,
 {
     let event_loop = running_loop(py)?;
@@ -230,62 +230,94 @@ where
     if blocking { run_blocking(py, handle, future, convert) } else { run_async(py, handle, future, convert) }
 }
 
-/// How long an operation keeps its client's [`Lane`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Hold {
-    /// Until the operation completes: fire-and-forget forms, which complete once the
-    /// connection task has the command.
-    UntilDone,
-    /// Until its first poll returns: wait-for-acknowledgement forms, whose command is
-    /// handed over then (unless the command queue is full) and whose wait for the
-    /// acknowledgement must not hold up later calls.
-    UntilSent,
-}
-
-/// Keeps a client's operations in call order when they have to wait for room in the
-/// command queue: an operation enters the lane (a fair lock, entered in call order on the
-/// calling thread) before it first polls, so a later call can never overtake an earlier
-/// one that is still waiting.
+/// Keeps a client's operations in call order: an operation enters the lane (a fair lock,
+/// entered in call order on the calling thread) before it first polls, and leaves it once
+/// the connection task has its command, so a later call can never overtake an earlier one
+/// that is still waiting for room in the command queue. Waiting for an acknowledgement
+/// happens outside the lane.
 #[derive(Clone, Default)]
 pub(crate) struct Lane(Arc<tokio::sync::Mutex<()>>);
 
-enum Step<R> {
-    Done(R),
-    Started(Option<tokio::sync::OwnedMutexGuard<()>>),
-    Queued,
+/// What the first, inline poll of an operation came to.
+enum Step<T> {
+    /// Finished: the result.
+    Done(mqttkit::Result<T>),
+    /// The rest of it, for the runtime: still waiting for its turn in the lane, for room in
+    /// the command queue or for the outcome.
+    Later(Pin<Box<dyn Future<Output = mqttkit::Result<T>> + Send>>),
 }
 
 impl Lane {
-    /// Runs `future` in the lane, either way (see [`run`]).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn run<T, F>(
+    /// Runs a fire-and-forget operation, `send` (done once the connection task has the
+    /// command), in the lane, either way (see [`run`]).
+    pub(crate) fn send<F>(
         &self,
         py: Python<'_>,
         handle: &Handle,
         blocking: bool,
-        hold: Hold,
-        future: F,
+        send: F,
+    ) -> PyResult<Py<PyAny>>
+    where
+        F: Future<Output = mqttkit::Result<()>> + Send + 'static,
+    {
+        self.submit(py, handle, blocking, send, |()| std::future::ready(Ok(())), none)
+    }
+
+    /// Runs a wait-for-acknowledgement operation in two steps, either way (see [`run`]):
+    /// `submit` in the lane, which resolves once the connection task has the command, then
+    /// `finish(submitted)`, the wait for the outcome, outside it.
+    pub(crate) fn submit<S, P, W, T>(
+        &self,
+        py: Python<'_>,
+        handle: &Handle,
+        blocking: bool,
+        submit: S,
+        finish: impl FnOnce(P) -> W + Send + 'static,
         convert: Convert<T>,
     ) -> PyResult<Py<PyAny>>
     where
-        F: Future<Output = mqttkit::Result<T>> + Send + 'static,
+        S: Future<Output = mqttkit::Result<P>> + Send + 'static,
+        P: Send + 'static,
+        W: Future<Output = mqttkit::Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        if blocking {
-            let lane = self.0.clone();
-            return run_blocking(py, handle, in_lane(lane, hold, Box::pin(future)), convert);
-        }
         let mut lock = Box::pin(self.0.clone().lock_owned());
-        let mut future = Box::pin(future);
-        let step = py.detach(|| {
+        if blocking {
+            let whole = async move {
+                let guard = lock.await;
+                let submitted = submit.await;
+                drop(guard);
+                finish(submitted?).await
+            };
+            return run_blocking(py, handle, whole, convert);
+        }
+        let step = py.detach(move || {
             let _entered = handle.enter();
             let mut cx = Context::from_waker(Waker::noop());
-            match lock.as_mut().poll(&mut cx) {
-                Poll::Ready(guard) => match future.as_mut().poll(&mut cx) {
-                    Poll::Ready(result) => Step::Done(result),
-                    Poll::Pending => Step::Started((hold == Hold::UntilDone).then_some(guard)),
-                },
-                Poll::Pending => Step::Queued,
+            let Poll::Ready(guard) = lock.as_mut().poll(&mut cx) else {
+                return Step::Later(Box::pin(async move {
+                    let guard = lock.await;
+                    let submitted = submit.await;
+                    drop(guard);
+                    finish(submitted?).await
+                }));
+            };
+            let mut submit = Box::pin(submit);
+            match submit.as_mut().poll(&mut cx) {
+                Poll::Ready(Ok(submitted)) => {
+                    drop(guard);
+                    let mut wait = Box::pin(finish(submitted));
+                    match wait.as_mut().poll(&mut cx) {
+                        Poll::Ready(result) => Step::Done(result),
+                        Poll::Pending => Step::Later(wait),
+                    }
+                }
+                Poll::Ready(Err(error)) => Step::Done(Err(error)),
+                Poll::Pending => Step::Later(Box::pin(async move {
+                    let submitted = submit.await;
+                    drop(guard);
+                    finish(submitted?).await
+                })),
             }
         });
         match step {
@@ -294,89 +326,12 @@ impl Lane {
                 Ok(Py::new(py, Ready { value: Some(value) })?.into_any())
             }
             Step::Done(Err(error)) => Err(to_exception(py, &error)),
-            Step::Started(guard) => {
-                let rest = async move {
-                    let result = future.await;
-                    drop(guard);
-                    result
-                };
-                spawn_for_loop(py, handle, Box::pin(rest), convert)
-            }
-            Step::Queued => {
-                let rest = async move {
-                    let guard = lock.await;
-                    finish_in_lane(guard, hold, future).await
-                };
-                spawn_for_loop(py, handle, Box::pin(rest), convert)
-            }
+            Step::Later(rest) => spawn_for_loop(py, handle, rest, convert),
         }
     }
 }
 
-impl Lane {
-    /// Starts `future` in the lane without waiting for it: enters the lane and polls it
-    /// once on the calling thread, then lets the runtime finish it (the lane is released
-    /// after that first poll, as for [`Hold::UntilSent`]).
-    pub(crate) fn detach(
-        &self,
-        py: Python<'_>,
-        handle: &Handle,
-        future: impl Future<Output = ()> + Send + 'static,
-    ) {
-        let mut lock = Box::pin(self.0.clone().lock_owned());
-        let mut future = Box::pin(future);
-        py.detach(|| {
-            let _entered = handle.enter();
-            let mut cx = Context::from_waker(Waker::noop());
-            match lock.as_mut().poll(&mut cx) {
-                Poll::Ready(guard) => {
-                    let first = future.as_mut().poll(&mut cx);
-                    drop(guard);
-                    if first.is_pending() {
-                        handle.spawn(future);
-                    }
-                }
-                Poll::Pending => {
-                    handle.spawn(async move {
-                        let guard = lock.await;
-                        let first = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
-                        drop(guard);
-                        if first.is_pending() {
-                            future.await;
-                        }
-                    });
-                }
-            }
-        });
-    }
-}
-
-async fn in_lane<T>(
-    lane: Arc<tokio::sync::Mutex<()>>,
-    hold: Hold,
-    future: Pin<Box<dyn Future<Output = mqttkit::Result<T>> + Send>>,
-) -> mqttkit::Result<T> {
-    let guard = lane.lock_owned().await;
-    finish_in_lane(guard, hold, future).await
-}
-
-async fn finish_in_lane<T, F>(
-    guard: tokio::sync::OwnedMutexGuard<()>,
-    hold: Hold,
-    mut future: Pin<Box<F>>,
-) -> mqttkit::Result<T>
-where
-    F: Future<Output = mqttkit::Result<T>> + ?Sized,
-{
-    if hold == Hold::UntilDone {
-        let result = future.await;
-        drop(guard);
-        return result;
-    }
-    let first = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
-    drop(guard);
-    match first {
-        Poll::Ready(result) => result,
-        Poll::Pending => future.await,
-    }
+/// The Python value of an operation without a result.
+pub(crate) fn none(py: Python<'_>, (): ()) -> PyResult<Py<PyAny>> {
+    Ok(py.None())
 }

@@ -13,7 +13,8 @@ mod client;
 mod errors;
 mod events;
 mod logging;
-#[cfg(feature = "broker")]
+mod options;
+mod payload;
 mod types;
 
 use pyo3::prelude::*;

@@ -45,6 +45,7 @@ from ._options import (
     ReconnectPolicy,
     Subscription,
     Timeouts,
+    TlsOptions,
     Will,
 )
 from .errors import (
@@ -112,6 +113,7 @@ __all__ = [
     "ReconnectPolicy",
     "Subscription",
     "Timeouts",
+    "TlsOptions",
     "Will",
     "MqttError",
     "MqttConnectionError",

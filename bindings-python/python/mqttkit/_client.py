@@ -27,6 +27,7 @@ from ._options import (
     ReconnectPolicy,
     SubscriptionSpec,
     TimeoutsOption,
+    TlsOptions,
     UserProperties,
     Will,
 )
@@ -96,6 +97,12 @@ class Client(_Dispatcher):
     waits for the acknowledgement; ``client.publish_nowait(...)`` returns at once (its
     result arrives as an event: ``on_publish``, or ``on_error`` on failure) and gives an
     awaitable that completes when the client has taken the request, to respect backpressure.
+    Operations reach the connection in call order, in both forms: ``asyncio.gather`` of
+    many ``publish`` calls sends them in the order the coroutines were started.
+
+    ``timeout=`` of the waiting forms is in seconds: omitted (``None``) means the client's
+    configured timeout for that operation (``timeouts=``), ``math.inf`` waits as long as it
+    takes; when it passes, :class:`~mqttkit.MqttTimeoutError` is raised.
 
     Callbacks (``client.on_message = fn``, plain functions or ``async def``) run on the
     event loop of the ``connect`` call, in order; an exception raised in one is logged to
@@ -130,6 +137,7 @@ class Client(_Dispatcher):
         offline_buffer: Optional[Union[bool, int, OfflineBuffer]] = None,
         command_queue_size: Optional[int] = None,
         tcp_nodelay: Optional[bool] = None,
+        tls: Optional[TlsOptions] = None,
         scram: Optional[Tuple[str, str]] = None,
         **callbacks: Optional[Callback[Any]],
     ) -> None:
@@ -305,8 +313,10 @@ class Client(_Dispatcher):
         self, topic: Union[str, Sequence[str]], *, user_properties: Optional[UserProperties] = None
     ) -> Awaitable[None]:
         """Queues an unsubscription; the UNSUBACK arrives as ``on_unsubscribe``."""
-        result = self._native.unsubscribe(_options.filters(topic), _options.pairs(user_properties), None, False, False)
-        return _awaitable(result)
+        awaitable: Awaitable[None] = self._native.unsubscribe(
+            _options.filters(topic), _options.pairs(user_properties), None, False, False
+        )
+        return awaitable
 
     async def ping(self, *, timeout: Optional[float] = None) -> PingResult:
         """Sends PINGREQ and waits for PINGRESP."""
@@ -327,7 +337,8 @@ class Client(_Dispatcher):
 
     def auth_continue_nowait(self, method: str, data: Optional[Payload] = None) -> Awaitable[None]:
         """Sends AUTH (Continue authentication); the answer arrives as ``on_auth``."""
-        return _awaitable(self._native.auth_continue(method, data, None, False, False))
+        awaitable: Awaitable[None] = self._native.auth_continue(method, data, None, False, False)
+        return awaitable
 
     async def re_authenticate(
         self, method: Optional[str] = None, data: Optional[Payload] = None, *, timeout: Optional[float] = None
@@ -338,7 +349,8 @@ class Client(_Dispatcher):
 
     def re_authenticate_nowait(self, method: Optional[str] = None, data: Optional[Payload] = None) -> Awaitable[None]:
         """Starts re-authentication; the answer arrives as ``on_auth``, failure as ``on_error``."""
-        return _awaitable(self._native.re_authenticate(method, data, None, False, False))
+        awaitable: Awaitable[None] = self._native.re_authenticate(method, data, None, False, False)
+        return awaitable
 
     async def disconnect(
         self,
@@ -364,11 +376,10 @@ class Client(_Dispatcher):
         user_properties: Optional[UserProperties] = None,
     ) -> Awaitable[None]:
         """Starts disconnecting; ``on_disconnect`` follows."""
-        return _awaitable(
-            self._native.disconnect(
-                reason_code, session_expiry_interval, reason_string, _options.pairs(user_properties), None, False, False
-            )
+        awaitable: Awaitable[None] = self._native.disconnect(
+            reason_code, session_expiry_interval, reason_string, _options.pairs(user_properties), None, False, False
         )
+        return awaitable
 
     # --- receiving --------------------------------------------------------------------
 
@@ -413,17 +424,6 @@ def _weak_dispatch(ref: "weakref.ref[Client]") -> Any:
             client._dispatch(batch)
 
     return dispatch
-
-
-class _Done:
-    """An awaitable that is already complete (fire-and-forget forms done in the binding)."""
-
-    def __await__(self) -> Any:
-        return iter(())
-
-
-def _awaitable(result: Any) -> Awaitable[None]:
-    return _Done() if result is None else result
 
 
 __all__ = ["Client", "MessageStream"]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from .errors import InvalidConfigurationError
 
 Payload = Union[bytes, bytearray, memoryview, str]
 """What a payload may be given as: bytes-like, or str (sent as UTF-8)."""
@@ -63,6 +66,69 @@ class OfflineBuffer:
     capacity: int = 1000
 
 
+PemSource = Union[str, "os.PathLike[str]", bytes]
+"""A PEM file's path, or the PEM contents themselves as ``bytes``."""
+
+
+@dataclass(frozen=True)
+class TlsOptions:
+    """How ``mqtts://`` connections are secured (``Client(..., tls=TlsOptions(...))``).
+
+    The file arguments take a path, or the PEM contents as ``bytes`` (names as in
+    paho-mqtt's ``tls_set`` and aiomqtt's ``TLSParameters``):
+
+    * ``ca_certs``: the CA certificate(s) to trust; without it, the Mozilla root
+      certificates are trusted.
+    * ``certfile`` and ``keyfile``: a client certificate chain and its private key (PKCS#8,
+      PKCS#1 or SEC1, unencrypted), for mutual TLS; one needs the other.
+    * ``server_name``: the name to verify the server certificate against, when it is not
+      the URL's host.
+    * ``alpn``: the ALPN protocols to offer, e.g. ``["mqtt"]``.
+    * ``insecure_skip_verify``: accept any server certificate (tests against self-signed
+      brokers only: the connection is encrypted but not authenticated).
+
+    Unreadable files and PEM without a certificate or key raise
+    :class:`~mqttkit.InvalidConfigurationError` when the client is created; a server
+    certificate that does not verify fails ``connect()`` with
+    :class:`~mqttkit.NetworkError`.
+    """
+
+    ca_certs: Optional[PemSource] = None
+    certfile: Optional[PemSource] = None
+    keyfile: Optional[PemSource] = None
+    server_name: Optional[str] = None
+    alpn: Sequence[Union[str, bytes]] = ()
+    insecure_skip_verify: bool = False
+
+
+def _pem(name: str, source: Optional[PemSource]) -> Optional[bytes]:
+    if source is None:
+        return None
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, "rb") as file:
+                return file.read()
+        except OSError as error:
+            raise InvalidConfigurationError(f"tls {name}: cannot read {os.fspath(source)!r}: {error.strerror}") from None
+    raise TypeError(f"tls {name} must be a path or PEM bytes, not {type(source).__name__}")
+
+
+def tls_options(tls: TlsOptions) -> Dict[str, Any]:
+    """``tls`` as the native module takes it: PEM contents, ALPN protocols as bytes."""
+    if not isinstance(tls, TlsOptions):
+        raise TypeError(f"tls must be a mqttkit.TlsOptions, not {type(tls).__name__}")
+    return {
+        "ca_pem": _pem("ca_certs", tls.ca_certs),
+        "client_cert_pem": _pem("certfile", tls.certfile),
+        "client_key_pem": _pem("keyfile", tls.keyfile),
+        "server_name": tls.server_name,
+        "alpn": [p.encode() if isinstance(p, str) else bytes(p) for p in tls.alpn],
+        "insecure_skip_verify": tls.insecure_skip_verify,
+    }
+
+
 @dataclass(frozen=True)
 class PublishProperties:
     """MQTT 5 properties of a publication."""
@@ -113,6 +179,8 @@ def client_options(options: Dict[str, Any]) -> Dict[str, Any]:
             value = [_subscription(spec, 0)[:2] for spec in value]
         elif key == "password" and isinstance(value, str):
             value = value.encode()
+        elif key == "tls":
+            value = tls_options(value)
         else:
             value = _as_dict(value)
         native[key] = value
@@ -169,6 +237,8 @@ __all__ = [
     "ReconnectPolicy",
     "Timeouts",
     "OfflineBuffer",
+    "PemSource",
+    "TlsOptions",
     "PublishProperties",
     "Subscription",
     "SubscriptionSpec",

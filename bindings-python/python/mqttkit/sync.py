@@ -33,6 +33,7 @@ from ._options import (
     ReconnectPolicy,
     SubscriptionSpec,
     TimeoutsOption,
+    TlsOptions,
     UserProperties,
     Will,
 )
@@ -84,7 +85,9 @@ class Client(_Dispatcher):
 
     ``with Client(url, client_id=...) as client:`` connects on entry, disconnects and closes
     on exit. ``xxx()`` waits for the acknowledgement, ``xxx_nowait()`` returns once the
-    client has taken the request (the result arrives as an event).
+    client has taken the request (the result arrives as an event). ``timeout=`` is in
+    seconds: omitted (``None``) means the client's configured timeout for that operation,
+    ``math.inf`` waits as long as it takes.
     """
 
     def __init__(
@@ -115,6 +118,7 @@ class Client(_Dispatcher):
         offline_buffer: Optional[Union[bool, int, OfflineBuffer]] = None,
         command_queue_size: Optional[int] = None,
         tcp_nodelay: Optional[bool] = None,
+        tls: Optional[TlsOptions] = None,
         scram: Optional[Tuple[str, str]] = None,
         **callbacks: Optional[Callback[Any]],
     ) -> None:
