@@ -44,6 +44,22 @@ use crate::error::{Error, Result};
 use crate::protocol::{DisconnectProperties, QoS, ReasonCode, Subscription};
 use crate::runtime::RuntimeUser;
 
+/// Defines blocking forms of async client operations: each runs the async operation of the
+/// same name on the shared runtime and waits for it.
+macro_rules! blocking_forms {
+    ($( $(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $out:ty; )+) => {
+        $(
+            $(#[$doc])*
+            ///
+            /// # Errors
+            /// As the async form.
+            pub fn $name(&self, $($arg: $ty),*) -> Result<$out> {
+                self.wait(self.inner.$name($($arg),*))
+            }
+        )+
+    };
+}
+
 /// Callbacks of the blocking client, run on its background thread. Every method has a
 /// do-nothing default.
 pub trait EventHandler: Send + 'static {
@@ -240,173 +256,80 @@ impl Client {
         self.inner.is_connected()
     }
 
-    /// Connects and waits for CONNACK. See [`client::Client::connect`].
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn connect(&self) -> Result<ConnectResult> {
-        self.wait(self.inner.connect())
-    }
-    /// Starts connecting; the result is an event.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn connect_nowait(&self) -> Result<()> {
-        self.wait(self.inner.connect_nowait())
-    }
-    /// Publishes and waits for the acknowledgement.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn publish(
-        &self,
-        topic: impl Into<ByteString>,
-        payload: impl Into<Bytes>,
-        qos: QoS,
-    ) -> Result<PublishResult> {
-        self.wait(self.inner.publish(topic, payload, qos))
-    }
-    /// Publishes with every option and waits for the acknowledgement.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn publish_with(
-        &self,
-        topic: impl Into<ByteString>,
-        payload: impl Into<Bytes>,
-        options: PublishOptions,
-    ) -> Result<PublishResult> {
-        self.wait(self.inner.publish_with(topic, payload, options))
-    }
-    /// Queues a publication; the acknowledgement is an event.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn publish_nowait(
-        &self,
-        topic: impl Into<ByteString>,
-        payload: impl Into<Bytes>,
-        qos: QoS,
-    ) -> Result<()> {
-        self.wait(self.inner.publish_nowait(topic, payload, qos))
-    }
-    /// Queues a publication with every option.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn publish_with_nowait(
-        &self,
-        topic: impl Into<ByteString>,
-        payload: impl Into<Bytes>,
-        options: PublishOptions,
-    ) -> Result<()> {
-        self.wait(self.inner.publish_with_nowait(topic, payload, options))
-    }
-    /// Subscribes and waits for SUBACK.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn subscribe(&self, filter: impl Into<String>, qos: QoS) -> Result<SubscribeResult> {
-        self.wait(self.inner.subscribe(filter, qos))
-    }
-    /// Subscribes to several filters and waits for SUBACK.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn subscribe_with(
-        &self,
-        subscriptions: Vec<Subscription>,
-        options: SubscribeOptions,
-    ) -> Result<SubscribeResult> {
-        self.wait(self.inner.subscribe_with(subscriptions, options))
-    }
-    /// Queues a subscription; the SUBACK is an event.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn subscribe_nowait(&self, filter: impl Into<String>, qos: QoS) -> Result<()> {
-        self.wait(self.inner.subscribe_nowait(filter, qos))
-    }
-    /// Unsubscribes and waits for UNSUBACK.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn unsubscribe(&self, filter: impl Into<String>) -> Result<UnsubscribeResult> {
-        self.wait(self.inner.unsubscribe(filter))
-    }
-    /// Unsubscribes from several filters and waits for UNSUBACK.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn unsubscribe_with(
-        &self,
-        filters: Vec<String>,
-        options: UnsubscribeOptions,
-    ) -> Result<UnsubscribeResult> {
-        self.wait(self.inner.unsubscribe_with(filters, options))
-    }
-    /// Queues an unsubscription; the UNSUBACK is an event.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn unsubscribe_nowait(&self, filter: impl Into<String>) -> Result<()> {
-        self.wait(self.inner.unsubscribe_nowait(filter))
-    }
-    /// Pings and waits for PINGRESP.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn ping(&self) -> Result<PingResult> {
-        self.wait(self.inner.ping())
-    }
-    /// Sends PINGREQ; the PINGRESP is an event.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn ping_nowait(&self) -> Result<()> {
-        self.wait(self.inner.ping_nowait())
-    }
-    /// Continues enhanced authentication.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn auth_continue(&self, method: impl Into<String>, data: Option<Bytes>) -> Result<AuthResult> {
-        self.wait(self.inner.auth_continue(method, data))
-    }
-    /// Re-authenticates with the configured authenticator.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn re_authenticate(&self) -> Result<AuthResult> {
-        self.wait(self.inner.re_authenticate())
-    }
-    /// Starts re-authentication by hand.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn re_authenticate_with(&self, method: impl Into<String>, data: Option<Bytes>) -> Result<AuthResult> {
-        self.wait(self.inner.re_authenticate_with(method, data))
-    }
-    /// Disconnects normally and waits until the connection is closed.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn disconnect(&self) -> Result<()> {
-        self.wait(self.inner.disconnect())
-    }
-    /// Disconnects with a reason code and properties.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn disconnect_with(&self, reason_code: ReasonCode, properties: DisconnectProperties) -> Result<()> {
-        self.wait(self.inner.disconnect_with(reason_code, properties))
-    }
-    /// Starts disconnecting; a `Disconnected` event follows.
-    ///
-    /// # Errors
-    /// As the async form.
-    pub fn disconnect_nowait(&self) -> Result<()> {
-        self.wait(self.inner.disconnect_nowait())
+    blocking_forms! {
+        /// Connects and waits for CONNACK. See [`client::Client::connect`].
+        fn connect() -> ConnectResult;
+        /// Connects with another timeout (`None`: as long as it takes).
+        fn connect_with_timeout(timeout: Option<Duration>) -> ConnectResult;
+        /// Starts connecting; the result is an event.
+        fn connect_nowait() -> ();
+        /// Publishes and waits for the acknowledgement.
+        fn publish(topic: impl Into<ByteString>, payload: impl Into<Bytes>, qos: QoS) -> PublishResult;
+        /// Publishes with every option and waits for the acknowledgement.
+        fn publish_with(topic: impl Into<ByteString>, payload: impl Into<Bytes>, options: PublishOptions)
+            -> PublishResult;
+        /// Queues a publication; the acknowledgement is an event.
+        fn publish_nowait(topic: impl Into<ByteString>, payload: impl Into<Bytes>, qos: QoS) -> ();
+        /// Queues a publication with every option.
+        fn publish_with_nowait(
+            topic: impl Into<ByteString>,
+            payload: impl Into<Bytes>,
+            options: PublishOptions
+        ) -> ();
+        /// Subscribes and waits for SUBACK.
+        fn subscribe(filter: impl Into<String>, qos: QoS) -> SubscribeResult;
+        /// Subscribes to several filters and waits for SUBACK.
+        fn subscribe_with(subscriptions: Vec<Subscription>, options: SubscribeOptions) -> SubscribeResult;
+        /// Queues a subscription; the SUBACK is an event.
+        fn subscribe_nowait(filter: impl Into<String>, qos: QoS) -> ();
+        /// Queues a subscription to several filters; the SUBACK is an event.
+        fn subscribe_with_nowait(subscriptions: Vec<Subscription>, options: SubscribeOptions) -> ();
+        /// Unsubscribes and waits for UNSUBACK.
+        fn unsubscribe(filter: impl Into<String>) -> UnsubscribeResult;
+        /// Unsubscribes from several filters and waits for UNSUBACK.
+        fn unsubscribe_with(filters: Vec<String>, options: UnsubscribeOptions) -> UnsubscribeResult;
+        /// Queues an unsubscription; the UNSUBACK is an event.
+        fn unsubscribe_nowait(filter: impl Into<String>) -> ();
+        /// Queues an unsubscription from several filters; the UNSUBACK is an event.
+        fn unsubscribe_with_nowait(filters: Vec<String>, options: UnsubscribeOptions) -> ();
+        /// Pings and waits for PINGRESP.
+        fn ping() -> PingResult;
+        /// Pings with another timeout (`None`: as long as it takes).
+        fn ping_with_timeout(timeout: Option<Duration>) -> PingResult;
+        /// Sends PINGREQ; the PINGRESP is an event.
+        fn ping_nowait() -> ();
+        /// Continues enhanced authentication.
+        fn auth_continue(method: impl Into<String>, data: Option<Bytes>) -> AuthResult;
+        /// Continues enhanced authentication with another timeout (`None`: as long as it takes).
+        fn auth_continue_with_timeout(method: impl Into<String>, data: Option<Bytes>, timeout: Option<Duration>)
+            -> AuthResult;
+        /// Sends AUTH Continue; the server's answer is an event.
+        fn auth_continue_nowait(method: impl Into<String>, data: Option<Bytes>) -> ();
+        /// Re-authenticates with the configured authenticator.
+        fn re_authenticate() -> AuthResult;
+        /// Re-authenticates with another timeout (`None`: as long as it takes).
+        fn re_authenticate_with_timeout(timeout: Option<Duration>) -> AuthResult;
+        /// Starts re-authenticating with the configured authenticator; the outcome is an event.
+        fn re_authenticate_nowait() -> ();
+        /// Starts re-authentication by hand.
+        fn re_authenticate_with(method: impl Into<String>, data: Option<Bytes>) -> AuthResult;
+        /// Starts re-authentication by hand; the server's answers are events.
+        fn re_authenticate_with_nowait(method: impl Into<String>, data: Option<Bytes>) -> ();
+        /// Disconnects normally and waits until the connection is closed.
+        fn disconnect() -> ();
+        /// Disconnects with a reason code and properties.
+        fn disconnect_with(reason_code: ReasonCode, properties: DisconnectProperties) -> ();
+        /// Disconnects with a reason code, properties and another timeout (`None`: as long as
+        /// it takes).
+        fn disconnect_with_timeout(
+            reason_code: ReasonCode,
+            properties: DisconnectProperties,
+            timeout: Option<Duration>
+        ) -> ();
+        /// Starts disconnecting; a `Disconnected` event follows.
+        fn disconnect_nowait() -> ();
+        /// Starts disconnecting with a reason code and properties; a `Disconnected` event follows.
+        fn disconnect_with_nowait(reason_code: ReasonCode, properties: DisconnectProperties) -> ();
     }
 
     /// Disconnects, stops the connection task and, unless called from a callback, waits

@@ -6,11 +6,12 @@ mod client_support;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use bytestring::ByteString;
 use client_support::Mosquitto;
 use mqttkit::blocking::{Client, EventHandler};
-use mqttkit::client::{ClientOptions, ConnectResult, Message};
+use mqttkit::client::{ClientOptions, ConnectResult, Message, SubscribeOptions, UnsubscribeOptions};
 use mqttkit::dispatch::Event;
-use mqttkit::protocol::QoS;
+use mqttkit::protocol::{DisconnectProperties, QoS, ReasonCode, Subscription};
 
 struct Forward {
     messages: mpsc::Sender<Message>,
@@ -87,4 +88,42 @@ fn calls_from_inside_callbacks_do_not_deadlock() {
     assert_eq!(&pong.payload[..], b"marco");
     echo.shutdown().unwrap();
     events_client.shutdown().unwrap();
+}
+
+/// Waits for the first event `pick` accepts.
+fn next_matching<T>(events: &mut mqttkit::blocking::Events, mut pick: impl FnMut(Event) -> Option<T>) -> T {
+    loop {
+        let event = events.next_timeout(Duration::from_secs(10)).expect("an event within 10 s");
+        if let Some(found) = pick(event) {
+            return found;
+        }
+    }
+}
+
+#[test]
+fn fire_and_forget_and_per_call_timeout_forms_mirror_the_async_client() {
+    let (_runtime, broker) = fixture();
+    let options = ClientOptions::builder(broker.url()).client_id("mirror").build().unwrap();
+    let (client, mut events) = Client::with_events(options).unwrap();
+    client.connect_with_timeout(Some(Duration::from_secs(10))).unwrap();
+    let filters = vec![Subscription::new(ByteString::from_static("mirror/#"), QoS::AtLeastOnce)];
+    client.subscribe_with_nowait(filters, SubscribeOptions::default().user_property("k", "v")).unwrap();
+    let granted = next_matching(&mut events, |event| match event {
+        Event::Subscribed(result) => Some(result.reason_codes),
+        _ => None,
+    });
+    assert_eq!(granted, vec![ReasonCode::GrantedQos1]);
+    client.ping_with_timeout(Some(Duration::from_secs(10))).unwrap();
+    client.unsubscribe_with_nowait(vec!["mirror/#".into()], UnsubscribeOptions::default()).unwrap();
+    let removed = next_matching(&mut events, |event| match event {
+        Event::Unsubscribed(result) => Some(result.reason_codes),
+        _ => None,
+    });
+    assert_eq!(removed, vec![ReasonCode::Success]);
+    client.disconnect_with_timeout(ReasonCode::Success, DisconnectProperties::default(), None).unwrap();
+    assert!(!client.is_connected());
+    client.connect().unwrap();
+    client.disconnect_with_nowait(ReasonCode::Success, DisconnectProperties::default()).unwrap();
+    next_matching(&mut events, |event| matches!(event, Event::Disconnected(_)).then_some(()));
+    client.shutdown().unwrap();
 }
