@@ -54,16 +54,20 @@ export interface ReconnectPolicy {
 
 export type TimeoutPreset = 'internet' | 'localNetwork' | 'satellite' | 'none'
 
-/** Milliseconds; `null` or `Infinity` waits forever. */
+/** Milliseconds; `Infinity` waits without limit. */
 export interface Timeouts {
   preset?: TimeoutPreset
-  connect?: number | null
-  publish?: number | null
-  subscribe?: number | null
-  unsubscribe?: number | null
-  ping?: number | null
-  auth?: number | null
+  connect?: number
+  publish?: number
+  subscribe?: number
+  unsubscribe?: number
+  ping?: number
+  /** AUTH exchanges (`authContinue`, `reAuthenticate`) and `disconnect` */
+  auth?: number
 }
+
+/** PEM text (certificates or a key) as a string, Buffer or Uint8Array. */
+export type Pem = string | Buffer | Uint8Array
 
 export interface SubscriptionOptions {
   qos?: QoS
@@ -125,13 +129,28 @@ export interface ConnectOptions {
   tcpNoDelay?: boolean
   /** SCRAM-SHA-256 enhanced authentication (MQTT 5) at every connect and on `reAuthenticate()` */
   scram?: { username: string; password: string }
-  /** timeout (ms) of the first connect made by `connect()` */
-  timeout?: number | null
+  /** timeout (ms) of the first connect made by `connect()`; `Infinity`: no limit */
+  timeout?: number
+  /** TLS (`mqtts://`, `wss://`): CA certificates to trust (several: an array or one PEM
+   * holding them all); without it, the Mozilla root certificates */
+  ca?: Pem | Pem[]
+  /** TLS: client certificate chain for mutual TLS (needs `key`) */
+  cert?: Pem | Pem[]
+  /** TLS: private key of `cert` (PKCS#8, PKCS#1 or SEC1) */
+  key?: Pem
+  /** TLS: the name sent as SNI and verified against the server certificate, when it
+   * differs from the URL's host */
+  servername?: string
+  /** TLS: ALPN protocols to offer, e.g. `['mqtt']` */
+  ALPNProtocols?: Array<string | Buffer | Uint8Array>
+  /** TLS: `false` accepts any server certificate (encrypted but not authenticated; only for
+   * tests against self-signed brokers). Default `true`. */
+  rejectUnauthorized?: boolean
 }
 
 export interface CallOptions {
-  /** ms; overrides the client's timeout for this call; `null`/`Infinity`: no timeout */
-  timeout?: number | null
+  /** ms; overrides the client's timeout for this call; `Infinity`: no limit */
+  timeout?: number
 }
 
 export interface PublishOptions extends CallOptions {
@@ -223,6 +242,13 @@ export interface Message {
   packet: PublishPacket
 }
 
+/** `client.messages()`: an async iterator over received messages. */
+export interface MessageIterator extends AsyncIterableIterator<Message> {
+  /** Messages received and not taken yet; the client stops reading from the socket while
+   * 4096 or more events are unconsumed, so this stays bounded. */
+  readonly buffered: number
+}
+
 /** Stable `code` of every error kind. */
 export type ErrorCode =
   | 'ERR_MQTT_TIMEOUT' | 'ERR_MQTT_CONNECTION_REFUSED' | 'ERR_MQTT_CONNECTION_LOST'
@@ -301,7 +327,8 @@ export class MqttClient extends EventEmitter {
   endAsync (force?: boolean, options?: DisconnectOptions): Promise<void>
   close (): Promise<void>
   ack (packet: PublishPacket): void
-  messages (): AsyncIterableIterator<Message>
+  /** Received messages for `for await`; bounded by backpressure (see README). */
+  messages (): MessageIterator
 }
 
 export interface BrokerOptions {

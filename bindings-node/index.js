@@ -127,8 +127,58 @@ const BATCH_LIMIT = 256
 // Characters a topic name cannot contain (the rest is checked natively).
 const INVALID_TOPIC = /[+#\u0000]/
 
-function timeoutMs (v) {
-  return v === null ? Infinity : v
+/**
+ * A timeout option in ms as the native layer takes it: `undefined` keeps the configured one,
+ * a number >= 0 limits the wait, `Infinity` waits without limit.
+ */
+function timeoutMs (v, what = 'timeout', error = invalidArgument) {
+  if (v === undefined || (typeof v === 'number' && v >= 0)) return v
+  throw error(`${what} must be a number of milliseconds >= 0, or Infinity to wait without limit; got ${v === null ? 'null' : typeof v === 'string' ? JSON.stringify(v) : String(v)}`)
+}
+
+function invalidConfiguration (message) {
+  return fromNative(Object.assign(new Error(message), { code: 'ERR_MQTT_INVALID_CONFIGURATION' }))
+}
+
+/** A PEM option (`ca`, `cert`, `key`): text or bytes, or an array of them joined. */
+function pemOf (value, what) {
+  if (value == null) return undefined
+  const parts = Array.isArray(value) ? value : [value]
+  const buffers = parts.map((part, i) => {
+    if (typeof part === 'string') return Buffer.from(part)
+    if (part instanceof Uint8Array) return Buffer.from(part.buffer, part.byteOffset, part.byteLength)
+    throw invalidConfiguration(`${what}${Array.isArray(value) ? `[${i}]` : ''} must be PEM text as a string, Buffer or Uint8Array`)
+  })
+  return buffers.length === 1 ? buffers[0] : Buffer.concat(buffers.flatMap((b) => [b, Buffer.from('\n')]))
+}
+
+/** MQTT.js / `tls.connect` TLS options into the native ones; undefined when none is set. */
+function tlsOptions (o) {
+  if (o.ca == null && o.cert == null && o.key == null && o.servername == null &&
+      o.ALPNProtocols == null && o.rejectUnauthorized == null) return undefined
+  if (o.rejectUnauthorized != null && typeof o.rejectUnauthorized !== 'boolean') {
+    throw invalidConfiguration(`rejectUnauthorized must be a boolean, got ${typeof o.rejectUnauthorized}`)
+  }
+  if (o.servername != null && (typeof o.servername !== 'string' || o.servername.length === 0)) {
+    throw invalidConfiguration('servername must be a non-empty string')
+  }
+  let alpn
+  if (o.ALPNProtocols != null) {
+    if (!Array.isArray(o.ALPNProtocols)) throw invalidConfiguration('ALPNProtocols must be an array of strings or Buffers')
+    alpn = o.ALPNProtocols.map((p, i) => {
+      if (typeof p === 'string' && p.length > 0) return Buffer.from(p)
+      if (p instanceof Uint8Array && p.byteLength > 0) return Buffer.from(p.buffer, p.byteOffset, p.byteLength)
+      throw invalidConfiguration(`ALPNProtocols[${i}] must be a non-empty string or Buffer`)
+    })
+  }
+  return {
+    ca: pemOf(o.ca, 'ca'),
+    cert: pemOf(o.cert, 'cert'),
+    key: pemOf(o.key, 'key'),
+    servername: o.servername,
+    alpnProtocols: alpn,
+    rejectUnauthorized: o.rejectUnauthorized
+  }
 }
 
 function subscriptionOf (topic, o) {
@@ -167,12 +217,12 @@ function nativeOptions (o) {
   else if (o.timeouts && typeof o.timeouts === 'object') {
     timeouts = { preset: o.timeouts.preset }
     for (const k of ['connect', 'publish', 'subscribe', 'unsubscribe', 'ping', 'auth']) {
-      if (o.timeouts[k] !== undefined) timeouts[k] = timeoutMs(o.timeouts[k])
+      timeouts[k] = timeoutMs(o.timeouts[k], `timeouts.${k}`, invalidConfiguration)
     }
   }
   if (o.connectTimeout !== undefined) {
     timeouts = timeouts || {}
-    timeouts.connect = timeoutMs(o.connectTimeout)
+    timeouts.connect = timeoutMs(o.connectTimeout, 'connectTimeout', invalidConfiguration)
   }
   let offlineBuffer
   if (o.offlineBuffer === false) offlineBuffer = { enabled: false }
@@ -206,7 +256,8 @@ function nativeOptions (o) {
     offlineBuffer,
     commandQueueSize: o.commandQueueSize,
     tcpNoDelay: o.tcpNoDelay,
-    scram: o.scram
+    scram: o.scram,
+    tls: tlsOptions(o)
   }
 }
 
@@ -261,6 +312,8 @@ class MqttClient extends EventEmitter {
     // (`_flush`, also run before any other operation so that the call order is kept).
     this._batch = null
     this._flushBound = () => this._flush()
+    // Messages that `messages()` queues took from the current batch (see `_flushHeld`).
+    this._held = 0
     try {
       this._native = new native.NativeClient(url, nativeOptions(options), () => this._wake())
     } catch (error) {
@@ -445,6 +498,7 @@ class MqttClient extends EventEmitter {
           throw new Error(`mqttkit: unknown batch record ${tag} (native and JS out of sync)`)
       }
     }
+    this._flushHeld()
   }
 
   _onClosed () {
@@ -700,15 +754,34 @@ class MqttClient extends EventEmitter {
 
   /**
    * Received messages as an async iterator: `for await (const m of client.messages())`.
-   * Each item is `{ topic, payload, packet }`. Ends when the client ends.
+   * Each item is `{ topic, payload, packet, qos, retain, properties }`. Ends when the client
+   * ends, after the messages already queued; `break` (or `return()`) stops it early.
+   *
+   * Bounded by backpressure: messages wait here until taken, and while 4096 or more events
+   * of this client are unconsumed, the client stops reading from the socket (the broker
+   * then queues, or applies its own policy), so a slow consumer neither makes memory grow
+   * without limit nor loses messages (at most 4096 plus two core batches of 1024 wait
+   * here). Meanwhile every event waits, including `message` listeners and the
+   * acknowledgements of own operations, so a consumer that far behind should not wait for
+   * an acknowledgement before taking the next message. `buffered` tells how many wait.
    */
   messages () {
+    const client = this
     const queue = []
+    let head = 0
+    let unreleased = 0
     let waiting = null
     let done = false
     const onMessage = (topic, payload, packet) => {
       const item = { topic, payload, packet, qos: packet.qos, retain: packet.retain, properties: packet.properties }
-      if (waiting) { const w = waiting; waiting = null; w({ value: item, done: false }) } else queue.push(item)
+      if (waiting) { const w = waiting; waiting = null; w({ value: item, done: false }); return }
+      queue.push(item)
+      client._held++
+    }
+    const release = (count) => {
+      if (count === 0) return
+      client._flushHeld()
+      client._native.release(count)
     }
     const finish = () => {
       if (done) return
@@ -721,17 +794,38 @@ class MqttClient extends EventEmitter {
     this.on('end', finish)
     if (this._closed) finish()
     return {
+      /** Messages received and not taken yet. */
+      get buffered () { return queue.length - head },
       next: () => {
-        if (queue.length > 0) return Promise.resolve({ value: queue.shift(), done: false })
+        if (head < queue.length) {
+          const value = queue[head]
+          queue[head++] = undefined
+          unreleased++
+          if (head === queue.length) { queue.length = 0; head = 0 }
+          if (unreleased >= 256 || head === 0) { release(unreleased); unreleased = 0 }
+          return Promise.resolve({ value, done: false })
+        }
         if (done) return Promise.resolve({ value: undefined, done: true })
         return new Promise((resolve) => { waiting = resolve })
       },
       return: () => {
         finish()
+        release(queue.length - head + unreleased)
+        unreleased = 0
         queue.length = 0
+        head = 0
         return Promise.resolve({ value: undefined, done: true })
       },
       [Symbol.asyncIterator] () { return this }
+    }
+  }
+
+  /** Counts the messages `messages()` queues kept from the last batch as unconsumed. */
+  _flushHeld () {
+    if (this._held > 0) {
+      const held = this._held
+      this._held = 0
+      this._native.hold(held)
     }
   }
 }
@@ -744,7 +838,8 @@ class MqttClient extends EventEmitter {
 async function connect (url, options = {}) {
   if (url && typeof url === 'object') {
     options = url
-    url = options.url || `${options.protocol || 'mqtt'}://${options.host || options.hostname || '127.0.0.1'}:${options.port || 1883}`
+    const protocol = options.protocol || 'mqtt'
+    url = options.url || `${protocol}://${options.host || options.hostname || '127.0.0.1'}:${options.port || DEFAULT_PORTS[protocol] || 1883}`
   }
   const client = new MqttClient(url, options)
   try {

@@ -57,6 +57,14 @@ export declare class NativeClient {
    * releases the threadsafe function.
    */
   shutdown(id: number): void
+  /**
+   * Counts `count` drained messages as not consumed yet: they wait in a `messages()`
+   * queue, and the socket is read only while fewer than `EVENT_HIGH_WATER` events are
+   * unconsumed (backpressure instead of unbounded growth).
+   */
+  hold(count: number): void
+  /** Gives back `count` messages counted by `hold` once they were consumed. */
+  release(count: number): void
   /** Acknowledges a received message (manual ack); `token` from the message. */
   ack(token: number): void
   /** Whether a connection is established right now. */
@@ -221,6 +229,8 @@ export interface NativeClientOptions {
   tcpNoDelay?: boolean
   /** SCRAM-SHA-256 enhanced authentication (MQTT 5; builds with the `broker` feature). */
   scram?: NativeScram
+  /** TLS settings for `mqtts://` and `wss://`. */
+  tls?: NativeTls
 }
 
 /** Offline buffer policy. */
@@ -303,6 +313,22 @@ export interface NativeTimeouts {
   ping?: number
   /** AUTH / DISCONNECT timeout. */
   auth?: number
+}
+
+/** TLS settings (the core's `TlsOptions`); PEM texts as bytes. */
+export interface NativeTls {
+  /** Trusted CA certificates (PEM, one or more); without them the Mozilla roots. */
+  ca?: Buffer
+  /** Client certificate chain (PEM) for mutual TLS. */
+  cert?: Buffer
+  /** Private key (PEM) of the client certificate. */
+  key?: Buffer
+  /** Name to verify the server certificate against instead of the URL's host. */
+  servername?: string
+  /** ALPN protocols to offer. */
+  alpnProtocols?: Array<Buffer>
+  /** false: accept any server certificate (encrypted, not authenticated; tests only). */
+  rejectUnauthorized?: boolean
 }
 
 /** Will message. */

@@ -579,6 +579,23 @@ impl NativeClient {
         self.queue(id, Op::Shutdown)
     }
 
+    /// Counts `count` drained messages as not consumed yet: they wait in a `messages()`
+    /// queue, and the socket is read only while fewer than `EVENT_HIGH_WATER` events are
+    /// unconsumed (backpressure instead of unbounded growth).
+    #[napi]
+    pub fn hold(&self, count: u32) {
+        self.inbox.undrained_events.fetch_add(count as usize, Ordering::AcqRel);
+    }
+
+    /// Gives back `count` messages counted by `hold` once they were consumed.
+    #[napi]
+    pub fn release(&self, count: u32) {
+        let _ = self.inbox.undrained_events.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+            Some(held.saturating_sub(count as usize))
+        });
+        self.inbox.drained.notify_waiters();
+    }
+
     /// Acknowledges a received message (manual ack); `token` from the message.
     #[napi]
     pub fn ack(&self, token: u32) -> napi::Result<(), &'static str> {

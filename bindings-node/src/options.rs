@@ -11,6 +11,7 @@ use mqttkit::protocol::{
     PayloadFormat, ProtocolVersion, PublishProperties, QoS, RetainHandling, Subscription,
     SubscriptionOptions, UserProperty, Will, WillProperties,
 };
+use mqttkit::transport::TlsOptions;
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
@@ -144,6 +145,25 @@ pub struct NativeClientOptions {
     pub tcp_no_delay: Option<bool>,
     /// SCRAM-SHA-256 enhanced authentication (MQTT 5; builds with the `broker` feature).
     pub scram: Option<NativeScram>,
+    /// TLS settings for `mqtts://` and `wss://`.
+    pub tls: Option<NativeTls>,
+}
+
+/// TLS settings (the core's `TlsOptions`); PEM texts as bytes.
+#[napi(object)]
+pub struct NativeTls {
+    /// Trusted CA certificates (PEM, one or more); without them the Mozilla roots.
+    pub ca: Option<Buffer>,
+    /// Client certificate chain (PEM) for mutual TLS.
+    pub cert: Option<Buffer>,
+    /// Private key (PEM) of the client certificate.
+    pub key: Option<Buffer>,
+    /// Name to verify the server certificate against instead of the URL's host.
+    pub servername: Option<String>,
+    /// ALPN protocols to offer.
+    pub alpn_protocols: Option<Vec<Buffer>>,
+    /// false: accept any server certificate (encrypted, not authenticated; tests only).
+    pub reject_unauthorized: Option<bool>,
 }
 
 /// SCRAM-SHA-256 credentials.
@@ -290,6 +310,19 @@ pub(crate) fn subscription(native: NativeSubscription) -> Result<Subscription, E
     })
 }
 
+/// TLS settings into the core's (the core checks the PEM texts when the client is built).
+fn tls_options(native: NativeTls) -> TlsOptions {
+    let bytes = |buffer: Option<Buffer>| buffer.map(|b| b.to_vec());
+    TlsOptions {
+        ca_pem: bytes(native.ca),
+        client_cert_pem: bytes(native.cert),
+        client_key_pem: bytes(native.key),
+        server_name: native.servername,
+        alpn: native.alpn_protocols.unwrap_or_default().into_iter().map(|p| p.to_vec()).collect(),
+        insecure_skip_verify: native.reject_unauthorized == Some(false),
+    }
+}
+
 /// Builds the core's options.
 pub(crate) fn client_options(url: String, o: NativeClientOptions) -> Result<ClientOptions, Error> {
     let mut b = ClientOptions::builder(url);
@@ -428,6 +461,9 @@ pub(crate) fn client_options(url: String, o: NativeClientOptions) -> Result<Clie
     }
     if let Some(flag) = o.tcp_no_delay {
         b = b.tcp_nodelay(flag);
+    }
+    if let Some(tls) = o.tls {
+        b = b.tls(tls_options(tls));
     }
     if let Some(scram) = o.scram {
         #[cfg(feature = "broker")]

@@ -123,4 +123,4 @@ function collect (client, count, ms = EVENT_TIMEOUT) {
   })
 }
 
-module.exports = { startMosquitto, silentListener, freePort, once, within, collect, EVENT_TIMEOUT }
+module.exports = { startMosquitto, mosquittoBinary, waitForPort, silentListener, freePort, once, within, collect, EVENT_TIMEOUT }
