@@ -8,7 +8,7 @@ mod client_support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use client_support::{FakeServer, expect_message};
+use client_support::{FakeConnection, FakeServer, expect_message};
 use mqttkit::Error;
 use mqttkit::Operation;
 use mqttkit::broker::Broker;
@@ -31,6 +31,19 @@ fn short_timeouts() -> Timeouts {
         auth: short,
         ..Timeouts::LOCAL_NETWORK
     }
+}
+
+/// A client with 100 ms operation timeouts, connected to the scripted `server`.
+async fn connect_with_short_timeouts(server: &FakeServer, id: &str) -> (Client, FakeConnection) {
+    let options = options(server.url(), id).timeouts(short_timeouts()).build().unwrap();
+    let (client, _events) = Client::with_events(options).unwrap();
+    let connecting = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect().await }
+    });
+    let link = server.accept_with(ConnAck::new(ReasonCode::Success, false)).await;
+    connecting.await.unwrap().unwrap();
+    (client, link)
 }
 
 #[tokio::test]
@@ -81,14 +94,7 @@ async fn submitted_operations_go_out_in_call_order_and_each_pending_gets_its_own
 #[tokio::test]
 async fn no_timeout_outlives_the_default_and_a_per_call_timeout_beats_it() {
     let server = FakeServer::start().await;
-    let options = options(server.url(), "slow").timeouts(short_timeouts()).build().unwrap();
-    let (client, _events) = Client::with_events(options).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
-    let mut link = server.accept_with(ConnAck::new(ReasonCode::Success, false)).await;
-    connecting.await.unwrap().unwrap();
+    let (client, mut link) = connect_with_short_timeouts(&server, "slow").await;
 
     let forever = client.submit_publish_with("t", "a", PublishOptions::qos(QoS::AtLeastOnce).no_timeout());
     let forever = forever.await.unwrap();
@@ -110,14 +116,7 @@ async fn no_timeout_outlives_the_default_and_a_per_call_timeout_beats_it() {
 #[tokio::test]
 async fn auth_and_disconnect_take_a_per_call_timeout() {
     let server = FakeServer::start().await;
-    let options = options(server.url(), "auth").timeouts(short_timeouts()).build().unwrap();
-    let (client, _events) = Client::with_events(options).unwrap();
-    let connecting = tokio::spawn({
-        let client = client.clone();
-        async move { client.connect().await }
-    });
-    let mut link = server.accept_with(ConnAck::new(ReasonCode::Success, false)).await;
-    connecting.await.unwrap().unwrap();
+    let (client, mut link) = connect_with_short_timeouts(&server, "auth").await;
 
     let limit = Duration::from_millis(150);
     let error = client.auth_continue_with_timeout("X-TEST", None, Some(limit)).await.unwrap_err();

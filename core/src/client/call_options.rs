@@ -73,15 +73,6 @@ impl PublishOptions {
         self.properties.topic_alias = Some(alias);
         self
     }
-    /// Overrides the publish timeout for this call.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-    /// Waits for the acknowledgement as long as it takes.
-    pub fn no_timeout(self) -> Self {
-        self.timeout(NO_TIMEOUT)
-    }
 }
 
 /// Options of one SUBSCRIBE beyond its filters.
@@ -102,20 +93,6 @@ impl SubscribeOptions {
         self.subscription_identifier = Some(id);
         self
     }
-    /// Adds a user property.
-    pub fn user_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.user_properties.push((name.into().into(), value.into().into()));
-        self
-    }
-    /// Overrides the subscribe timeout for this call.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-    /// Waits for the acknowledgement as long as it takes.
-    pub fn no_timeout(self) -> Self {
-        self.timeout(NO_TIMEOUT)
-    }
 }
 
 /// Options of one UNSUBSCRIBE beyond its filters.
@@ -128,19 +105,31 @@ pub struct UnsubscribeOptions {
     pub timeout: Option<Duration>,
 }
 
-impl UnsubscribeOptions {
-    /// Adds a user property.
-    pub fn user_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.user_properties.push((name.into().into(), value.into().into()));
-        self
-    }
-    /// Overrides the unsubscribe timeout for this call.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-    /// Waits for the acknowledgement as long as it takes.
-    pub fn no_timeout(self) -> Self {
-        self.timeout(NO_TIMEOUT)
-    }
+/// The builder methods every per-call options type shares: its timeout, and (where the
+/// user properties are a field of its own) adding one.
+macro_rules! shared_setters {
+    ($options:ident, $operation:literal $(, $user_properties:ident)?) => {
+        impl $options {
+            $(
+                /// Adds a user property.
+                pub fn user_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+                    self.$user_properties.push((name.into().into(), value.into().into()));
+                    self
+                }
+            )?
+            #[doc = concat!("Overrides the client's ", $operation, " timeout for this call.")]
+            pub fn timeout(mut self, timeout: Duration) -> Self {
+                self.timeout = Some(timeout);
+                self
+            }
+            /// Waits for the acknowledgement as long as it takes.
+            pub fn no_timeout(self) -> Self {
+                self.timeout(NO_TIMEOUT)
+            }
+        }
+    };
 }
+
+shared_setters!(PublishOptions, "publish");
+shared_setters!(SubscribeOptions, "subscribe", user_properties);
+shared_setters!(UnsubscribeOptions, "unsubscribe", user_properties);

@@ -62,8 +62,8 @@ use worker::{Outbox, Shared, Worker};
 use crate::dispatch::{EventHandler, EventSink, EventStream, HandlerSink, spawn_dispatcher, stream_sink};
 use crate::error::{Error, Operation, Result};
 use crate::protocol::{
-    Auth, AuthProperties, Disconnect, DisconnectProperties, Publish, QoS, ReasonCode, Subscribe,
-    SubscribeProperties, Subscription, Unsubscribe, UnsubscribeProperties, topic,
+    Auth, Disconnect, DisconnectProperties, Publish, QoS, ReasonCode, Subscribe, SubscribeProperties,
+    Subscription, Unsubscribe, UnsubscribeProperties, topic,
 };
 
 /// A handle to an MQTT client. Clone it freely; all clones drive the same connection.
@@ -455,7 +455,7 @@ impl Client {
         data: Option<Bytes>,
         timeout: Option<Duration>,
     ) -> Result<AuthResult> {
-        let auth = Self::auth_packet(ReasonCode::ContinueAuthentication, method.into(), data);
+        let auth = Auth::new(ReasonCode::ContinueAuthentication, ByteString::from(method.into()), data);
         self.request(Operation::Auth, timeout, |reply| Command::Auth(auth, reply)).await
     }
 
@@ -489,7 +489,7 @@ impl Client {
         method: impl Into<String>,
         data: Option<Bytes>,
     ) -> Result<AuthResult> {
-        let auth = Self::auth_packet(ReasonCode::ReAuthenticate, method.into(), data);
+        let auth = Auth::new(ReasonCode::ReAuthenticate, ByteString::from(method.into()), data);
         self.request(Operation::Auth, self.timeouts().auth, |reply| Command::Auth(auth, reply)).await
     }
 
@@ -499,7 +499,7 @@ impl Client {
     /// # Errors
     /// [`Error::ChannelClosed`] after shutdown.
     pub async fn auth_continue_nowait(&self, method: impl Into<String>, data: Option<Bytes>) -> Result<()> {
-        let auth = Self::auth_packet(ReasonCode::ContinueAuthentication, method.into(), data);
+        let auth = Auth::new(ReasonCode::ContinueAuthentication, ByteString::from(method.into()), data);
         self.send(Command::Auth(auth, None)).await
     }
 
@@ -522,19 +522,8 @@ impl Client {
         method: impl Into<String>,
         data: Option<Bytes>,
     ) -> Result<()> {
-        let auth = Self::auth_packet(ReasonCode::ReAuthenticate, method.into(), data);
+        let auth = Auth::new(ReasonCode::ReAuthenticate, ByteString::from(method.into()), data);
         self.send(Command::Auth(auth, None)).await
-    }
-
-    fn auth_packet(reason_code: ReasonCode, method: String, data: Option<Bytes>) -> Auth {
-        Auth {
-            reason_code,
-            properties: AuthProperties {
-                authentication_method: Some(method.into()),
-                authentication_data: data,
-                ..Default::default()
-            },
-        }
     }
 
     /// Sends DISCONNECT (Normal disconnection), closes the connection and waits until it is

@@ -20,7 +20,7 @@ use super::results::{
 };
 use super::{Client, PublishOptions, SubscribeOptions, UnsubscribeOptions};
 use crate::error::{Error, Operation, Result};
-use crate::protocol::{DisconnectProperties, ReasonCode, Subscription};
+use crate::protocol::{Auth, DisconnectProperties, ReasonCode, Subscription};
 
 /// When a wait for an acknowledgement gives up, and the limit to report then.
 #[derive(Debug, Clone, Copy)]
@@ -169,7 +169,7 @@ impl Client {
         data: Option<Bytes>,
         timeout: Option<Duration>,
     ) -> Result<Pending<AuthResult>> {
-        let auth = Self::auth_packet(ReasonCode::ContinueAuthentication, method.into(), data);
+        let auth = Auth::new(ReasonCode::ContinueAuthentication, ByteString::from(method.into()), data);
         self.submit(Operation::Auth, timeout, |reply| Command::Auth(auth, reply)).await
     }
 
@@ -193,7 +193,7 @@ impl Client {
         data: Option<Bytes>,
         timeout: Option<Duration>,
     ) -> Result<Pending<AuthResult>> {
-        let auth = Self::auth_packet(ReasonCode::ReAuthenticate, method.into(), data);
+        let auth = Auth::new(ReasonCode::ReAuthenticate, ByteString::from(method.into()), data);
         self.submit(Operation::Auth, timeout, |reply| Command::Auth(auth, reply)).await
     }
 
