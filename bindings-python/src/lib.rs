@@ -6,6 +6,7 @@
 //! asyncio bridge ([`bridge`]) and the `tracing` → `logging` forwarding ([`logging`]).
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
+mod authenticator;
 mod bridge;
 #[cfg(feature = "broker")]
 mod broker;

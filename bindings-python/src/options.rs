@@ -16,6 +16,7 @@ use mqttkit::transport::TlsOptions;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::authenticator::PyAuthenticator;
 use crate::errors::{invalid_argument, invalid_configuration, to_py_err};
 use crate::payload::payload_bytes;
 
@@ -204,8 +205,15 @@ pub(crate) fn build_options(url: &str, options: &Bound<'_, PyDict>) -> PyResult<
     if let Some(tls) = o.any("tls")? {
         b = b.tls(build_tls(&tls.cast_into::<PyDict>()?)?);
     }
-    if let Some((username, password)) = o.take::<(String, String)>("scram")? {
-        b = scram(b, username, password)?;
+    let scram_login = o.take::<(String, String)>("scram")?;
+    let authenticator = o.any("authenticator")?;
+    match (scram_login, authenticator) {
+        (Some(_), Some(_)) => {
+            return Err(invalid_configuration("give either scram or authenticator, not both"));
+        }
+        (Some((username, password)), None) => b = scram(b, username, password)?,
+        (None, Some(object)) => b = b.authenticator(PyAuthenticator::new(&object)?),
+        (None, None) => {}
     }
     o.finish()?;
     b.build().map_err(to_py_err)

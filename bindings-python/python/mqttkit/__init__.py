@@ -20,6 +20,7 @@ from __future__ import annotations
 import atexit as _atexit
 
 from . import _mqttkit
+from ._auth import AuthData, AuthExchange, Authenticator
 from ._broker import Broker
 from ._client import Client, MessageStream, _live
 from ._dispatch import Callback
@@ -89,6 +90,9 @@ def _close_all_at_exit() -> None:
 _atexit.register(_close_all_at_exit)
 
 __all__ = [
+    "AuthData",
+    "AuthExchange",
+    "Authenticator",
     "Broker",
     "Client",
     "MessageStream",

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any, Awaitable, Dict, Optional, Sequence, Tuple, Set, Type, Union
 
 from . import _options
+from ._auth import Authenticator
 from ._dispatch import Callback, _Dispatcher, _Stream, logger
 from ._mqttkit import (
     AuthResult,
@@ -139,6 +140,7 @@ class Client(_Dispatcher):
         tcp_nodelay: Optional[bool] = None,
         tls: Optional[TlsOptions] = None,
         scram: Optional[Tuple[str, str]] = None,
+        authenticator: Optional[Authenticator] = None,
         **callbacks: Optional[Callback[Any]],
     ) -> None:
         options: Dict[str, Any] = dict(locals())

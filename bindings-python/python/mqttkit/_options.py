@@ -181,7 +181,7 @@ def client_options(options: Dict[str, Any]) -> Dict[str, Any]:
             value = value.encode()
         elif key == "tls":
             value = tls_options(value)
-        else:
+        elif key != "authenticator":  # an authenticator goes as the object itself
             value = _as_dict(value)
         native[key] = value
     return native
