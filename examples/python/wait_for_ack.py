@@ -1,6 +1,7 @@
 """Every operation in its wait-for-acknowledgement form, and what it returns or raises."""
 
 import asyncio
+import math
 import os
 
 import mqttkit
@@ -18,6 +19,12 @@ async def main() -> None:
 
         props = mqttkit.PublishProperties(content_type="text/plain", user_properties=[("source", "example")])
         await client.publish("demo/ack/props", "with properties", qos=1, properties=props)
+
+        # Started together, acknowledged concurrently, sent in call order; no time limit.
+        results = await asyncio.gather(
+            *(client.publish("demo/ack/burst", str(i), qos=1, timeout=math.inf) for i in range(100))
+        )
+        print("burst acknowledged, packet ids", results[0].packet_id, "...", results[-1].packet_id)
 
         pong = await client.ping()
         print(f"ping round trip: {pong.round_trip * 1000:.2f} ms")
