@@ -19,7 +19,7 @@ export VIRTUAL_ENV="$VENV"
 export PATH="$VENV/bin:$PATH"
 echo "== installing test dependencies"
 python -m pip install --quiet --disable-pip-version-check \
-    'maturin>=1.16,<2' 'pytest>=9.2,<10' 'pytest-asyncio>=1.5,<2' 'paho-mqtt>=2.1,<3' 'aiomqtt>=2.3,<3' 'mypy>=1.10' 'uvloop>=0.19' 'trustme>=1.1'
+    'maturin>=1.16,<2' 'pytest>=9.2,<10' 'pytest-asyncio>=1.5,<2' 'paho-mqtt>=2.1,<3' 'aiomqtt>=2.3,<3' 'mypy>=1.10' 'uvloop>=0.19' 'trustme>=1.1' 'websockets>=13'
 
 echo "== maturin develop (debug)"
 (cd "$HERE" && maturin develop --quiet)
