@@ -53,6 +53,67 @@ async fn retained_messages_are_stored_replaced_and_deleted() {
     broker.shutdown().await;
 }
 
+/// Retained messages for wildcard subscriptions (looked up in the retained trie): exactly
+/// the topics the filter matches, `$` topics only for filters that name their first level
+/// (MQTT-4.7.2-1).
+#[tokio::test]
+async fn retained_messages_for_wildcard_filters_are_exactly_the_matching_topics() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let mut publisher = TestClient::connect(addr, "pub").await;
+    let topics = ["a", "a/b/c", "a/x/c", "a/b/d", "a/b/c/e", "a//c", "$app/b/c", "b/$x/c", "/c"];
+    for topic in topics {
+        publisher.publish(retained(topic, b"r")).await;
+    }
+    for i in 0..50 {
+        publisher.publish(retained(&format!("noise/{i}/c/d"), b"n")).await;
+    }
+    assert_eq!(broker.stats().retained, topics.len() as u64 + 50);
+    let cases: [(&str, &[&str]); 9] = [
+        ("a/+/c", &["a//c", "a/b/c", "a/x/c"]),
+        ("+/b/c", &["a/b/c"]),
+        ("+/+/c", &["a//c", "a/b/c", "a/x/c", "b/$x/c"]),
+        ("a/#", &["a", "a//c", "a/b/c", "a/b/c/e", "a/b/d", "a/x/c"]),
+        ("$app/#", &["$app/b/c"]),
+        ("$app/+/c", &["$app/b/c"]),
+        ("+/c", &["/c"]),
+        ("a/b/c/e/#", &["a/b/c/e"]),
+        ("nothing/+", &[]),
+    ];
+    for (i, (filter, expected)) in cases.into_iter().enumerate() {
+        let mut sub = TestClient::connect(addr, &format!("sub-{i}")).await;
+        sub.subscribe(filter, QoS::AtMostOnce).await;
+        let mut got = Vec::new();
+        for _ in 0..expected.len() {
+            let publish = sub.recv_publish().await;
+            assert!(publish.retain, "{filter}: {}", publish.topic);
+            got.push(publish.topic.to_string());
+        }
+        sub.expect_nothing().await;
+        got.sort();
+        assert_eq!(got, expected, "filter {filter}");
+    }
+    // `#` gets every topic but the `$` one.
+    let mut all = TestClient::connect(addr, "all").await;
+    all.subscribe("#", QoS::AtMostOnce).await;
+    let mut got = Vec::new();
+    for _ in 0..topics.len() - 1 + 50 {
+        got.push(all.recv_publish().await.topic.to_string());
+    }
+    all.expect_nothing().await;
+    assert!(!got.iter().any(|t| t.starts_with('$')));
+    // Deleted retained messages are gone from the index too.
+    publisher.publish(retained("a/x/c", b"")).await;
+    let mut after = TestClient::connect(addr, "after").await;
+    after.subscribe("a/+/c", QoS::AtMostOnce).await;
+    let mut got =
+        [after.recv_publish().await.topic.to_string(), after.recv_publish().await.topic.to_string()];
+    got.sort();
+    assert_eq!(got, ["a//c", "a/b/c"]);
+    after.expect_nothing().await;
+    broker.shutdown().await;
+}
+
 /// MQTT-3.3.1-9 .. 3.3.1-11: Retain Handling 0, 1 and 2.
 #[tokio::test]
 async fn mqtt_3_3_1_9_retain_handling() {

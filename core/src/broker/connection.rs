@@ -12,6 +12,7 @@ use bytestring::ByteString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::auth::{AuthDecision, AuthExchange, AuthStep, Credentials};
+use super::lazy_read::read_lazily;
 use super::session::{Delivery, Inflight, Message, OutState, PendingWill, Session, SubscriptionEntry};
 use super::stats::Counters;
 use super::storage::{self, Op};
@@ -29,6 +30,8 @@ const WRITE_HIGH_WATER: usize = 64 * 1024;
 const MIN_READ: usize = 256;
 /// Largest read buffer of a streaming connection.
 const MAX_READ: usize = 64 * 1024;
+/// A write smaller than this releases the write buffer.
+const SMALL_WRITE: usize = 1024;
 
 /// How a connection ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,15 +60,17 @@ impl From<ProtocolError> for Close {
 }
 
 /// Serves one network connection until it closes.
-pub(crate) async fn run<S: Stream>(shared: Arc<Shared>, stream: S, peer: SocketAddr) {
+pub(crate) fn run<S: Stream>(
+    shared: Arc<Shared>,
+    stream: S,
+    peer: SocketAddr,
+) -> impl Future<Output = ()> + Send {
     let mut connection = Connection {
         id: shared.next_connection_id(),
         decoder: Decoder::new(ProtocolVersion::V5)
             .with_max_packet_size(shared.config.limits.max_packet_size as usize),
-        shutdown: shared.shutdown.clone(),
         shared,
         stream,
-        peer,
         rbuf: BytesMut::new(),
         wbuf: BytesMut::new(),
         version: ProtocolVersion::V5,
@@ -76,31 +81,31 @@ pub(crate) async fn run<S: Stream>(shared: Arc<Shared>, stream: S, peer: SocketA
         window: 1,
         client_max_packet: u32::MAX,
         client_alias_max: 0,
-        aliases_in: HashMap::new(),
-        aliases_out: HashMap::new(),
-        next_alias: 1,
+        aliases: None,
         will: None,
         problem_info: true,
-        auth_method: None,
-        reauth: None,
-        username: None,
+        auth: None,
         durable: None,
         congested: Vec::new(),
     };
-    let close = connection.serve().await;
-    connection.finish(close).await;
+    // An async block owning the connection, not an `async fn` taking it: an async fn's
+    // argument is stored twice in its future (as argument and as local), and this future
+    // is what every idle connection costs.
+    async move {
+        let close = connection.serve(peer).await;
+        connection.finish(close).await;
+        connection.shared.connection_finished();
+    }
 }
 
 struct Connection<S> {
     shared: Arc<Shared>,
     stream: S,
-    peer: SocketAddr,
     id: u64,
     rbuf: BytesMut,
     wbuf: BytesMut,
     decoder: Decoder,
     version: ProtocolVersion,
-    shutdown: tokio::sync::watch::Receiver<bool>,
     session: Option<Arc<Session>>,
     client_id: Arc<str>,
     /// 1.5 times the keep-alive in force.
@@ -110,14 +115,12 @@ struct Connection<S> {
     window: usize,
     client_max_packet: u32,
     client_alias_max: u16,
-    aliases_in: HashMap<u16, ByteString>,
-    aliases_out: HashMap<ByteString, u16>,
-    next_alias: u32,
-    will: Option<Will>,
+    /// Allocated at the first topic alias (most connections use none).
+    aliases: Option<Box<Aliases>>,
+    will: Option<Box<Will>>,
     problem_info: bool,
-    auth_method: Option<ByteString>,
-    reauth: Option<Box<dyn AuthExchange>>,
-    username: Option<ByteString>,
+    /// Set when CONNECT used enhanced authentication.
+    auth: Option<Box<EnhancedAuth>>,
     /// Committed once the writes behind the acknowledgements in the write buffer are on
     /// disk (`sync` durability).
     durable: Option<tokio::sync::oneshot::Receiver<bool>>,
@@ -126,9 +129,28 @@ struct Connection<S> {
     congested: Vec<Arc<Session>>,
 }
 
-/// Resolves once the broker is shutting down.
-pub(crate) async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
+/// Topic aliases of one MQTT 5 connection.
+struct Aliases {
+    /// The client's aliases for the topics it publishes to.
+    inbound: HashMap<u16, ByteString>,
+    /// Ours for the topics we send to the client.
+    outbound: HashMap<ByteString, u16>,
+    /// The next alias we assign.
+    next: u32,
+}
+
+impl Aliases {
+    fn boxed() -> Box<Self> {
+        Box::new(Aliases { inbound: HashMap::new(), outbound: HashMap::new(), next: 1 })
+    }
+}
+
+/// Enhanced authentication (MQTT 5.0 §4.12) of a connection.
+struct EnhancedAuth {
+    /// The Authentication Method of CONNECT; re-authentication must use the same.
+    method: ByteString,
+    /// A re-authentication exchange in progress.
+    reauth: Option<Box<dyn AuthExchange>>,
 }
 
 /// The protocol level byte of a CONNECT at the start of `buf` (whatever its protocol
@@ -154,9 +176,20 @@ impl<S: Stream> Connection<S> {
         self.version == ProtocolVersion::V5
     }
 
-    /// Appends a packet to the write buffer.
+    /// Appends a packet to the write buffer. The acknowledgements carry nothing but
+    /// packet identifiers, reason codes and our own reason strings, so they skip the
+    /// content checks (`encode_unchecked`); the other packets, rarer and carrying
+    /// configured or computed strings, are checked.
     fn send(&mut self, packet: Packet) {
-        if let Err(error) = packet.encode(self.version, &mut self.wbuf) {
+        let encoded = match packet {
+            Packet::PubAck(_)
+            | Packet::PubRec(_)
+            | Packet::PubRel(_)
+            | Packet::PubComp(_)
+            | Packet::PingResp => packet.encode_unchecked(self.version, &mut self.wbuf),
+            _ => packet.encode(self.version, &mut self.wbuf),
+        };
+        if let Err(error) = encoded {
             tracing::error!(%error, packet = %packet.packet_type(), "cannot encode packet; not sent");
         }
     }
@@ -180,12 +213,14 @@ impl<S: Stream> Connection<S> {
                 self.stream.write_all(&self.wbuf).await?;
                 self.stream.flush().await
             } => result,
-            _ = stopped(&mut self.shutdown) => return Err(Close::Shutdown),
+            _ = self.shared.stop.wait() => return Err(Close::Shutdown),
         };
         result.map_err(|_| Close::Lost)?;
         Counters::add(&self.shared.counters.bytes_out, len as u64);
-        if self.wbuf.capacity() > 4 * WRITE_HIGH_WATER {
-            // A burst grew the buffer; do not keep that memory on an idle connection.
+        if len < SMALL_WRITE || self.wbuf.capacity() > 4 * WRITE_HIGH_WATER {
+            // A small write (an ack, a single message: the connection is not streaming) or
+            // a burst that grew the buffer: do not keep that memory while the connection
+            // waits; the next write allocates what it needs.
             self.wbuf = BytesMut::new();
         } else {
             self.wbuf.clear();
@@ -206,29 +241,30 @@ impl<S: Stream> Connection<S> {
         }
     }
 
-    async fn serve(&mut self) -> Result<(), Close> {
+    /// `peer` is only logged while CONNECT is handled.
+    async fn serve(&mut self, peer: SocketAddr) -> Result<(), Close> {
         // Boxed: the CONNECT and authentication states are large and short-lived, and must not
         // make every idle connection's task bigger.
-        let connect = Box::pin(self.read_connect()).await?;
-        Box::pin(self.accept(connect)).await?;
+        let connect = Box::pin(self.read_connect(peer)).await?;
+        Box::pin(self.accept(connect, peer)).await?;
         self.main_loop().await
     }
 
     /// Waits for CONNECT (`MQTT-3.1.0-1`: the first packet must be CONNECT).
-    async fn read_connect(&mut self) -> Result<Box<Connect>, Close> {
+    async fn read_connect(&mut self, peer: SocketAddr) -> Result<Box<Connect>, Close> {
         let deadline = tokio::time::Instant::now() + self.shared.config.limits.connect_timeout();
-        let mut shutdown = self.shutdown.clone();
+        let shared = self.shared.clone();
         loop {
             let level = connect_level(&self.rbuf);
             match self.decoder.decode(&mut self.rbuf) {
                 Ok(Some(Packet::Connect(connect))) => return Ok(connect),
                 Ok(Some(other)) => {
-                    tracing::debug!(peer = %self.peer, packet = %other.packet_type(), "first packet is not CONNECT");
+                    tracing::debug!(peer = %peer, packet = %other.packet_type(), "first packet is not CONNECT");
                     return Err(Close::Refused);
                 }
                 Ok(None) => {}
                 Err(error) => {
-                    tracing::debug!(peer = %self.peer, %error, "invalid CONNECT");
+                    tracing::debug!(peer = %peer, %error, "invalid CONNECT");
                     let bad_version = matches!(
                         error,
                         ProtocolError::UnsupportedProtocolVersion(_) | ProtocolError::InvalidProtocolName(_)
@@ -251,7 +287,7 @@ impl<S: Stream> Connection<S> {
             tokio::select! {
                 result = self.fill() => result?,
                 _ = tokio::time::sleep_until(deadline) => return Err(Close::Refused),
-                _ = stopped(&mut shutdown) => return Err(Close::Refused),
+                _ = shared.stop.wait() => return Err(Close::Refused),
             }
         }
     }
@@ -259,7 +295,7 @@ impl<S: Stream> Connection<S> {
     /// Reads the next packet during the AUTH exchange of CONNECT.
     async fn read_packet(&mut self) -> Result<Packet, Close> {
         let deadline = tokio::time::Instant::now() + self.shared.config.limits.connect_timeout();
-        let mut shutdown = self.shutdown.clone();
+        let shared = self.shared.clone();
         loop {
             if let Some(packet) = self.decoder.decode(&mut self.rbuf)? {
                 return Ok(packet);
@@ -267,13 +303,13 @@ impl<S: Stream> Connection<S> {
             tokio::select! {
                 result = self.fill() => result?,
                 _ = tokio::time::sleep_until(deadline) => return Err(Close::Refused),
-                _ = stopped(&mut shutdown) => return Err(Close::Shutdown),
+                _ = shared.stop.wait() => return Err(Close::Shutdown),
             }
         }
     }
 
-    async fn refuse(&mut self, reason: ReasonCode, reason_string: Option<&str>) -> Close {
-        tracing::debug!(peer = %self.peer, client_id = &*self.client_id, reason = reason.name(), "CONNECT refused");
+    async fn refuse(&mut self, peer: SocketAddr, reason: ReasonCode, reason_string: Option<&str>) -> Close {
+        tracing::debug!(peer = %peer, client_id = &*self.client_id, reason = reason.name(), "CONNECT refused");
         let mut connack = ConnAck::new(reason, false);
         connack.properties.reason_string = reason_string.map(ByteString::from);
         self.send(Packet::ConnAck(connack));
@@ -282,7 +318,7 @@ impl<S: Stream> Connection<S> {
     }
 
     /// Checks and accepts CONNECT: authentication, session, CONNACK, resends.
-    async fn accept(&mut self, connect: Box<Connect>) -> Result<(), Close> {
+    async fn accept(&mut self, connect: Box<Connect>, peer: SocketAddr) -> Result<(), Close> {
         let connect = *connect;
         let shared = self.shared.clone();
         let config = &shared.config;
@@ -294,19 +330,19 @@ impl<S: Stream> Connection<S> {
             > config.limits.max_connections as u64
         {
             let reason = if self.v5() { ReasonCode::QuotaExceeded } else { ReasonCode::ServerUnavailable };
-            return Err(self.refuse(reason, Some("too many connections")).await);
+            return Err(self.refuse(peer, reason, Some("too many connections")).await);
         }
 
         if connect.client_id.len() > config.limits.max_client_id_len {
             return Err(self
-                .refuse(ReasonCode::ClientIdentifierNotValid, Some("client identifier too long"))
+                .refuse(peer, ReasonCode::ClientIdentifierNotValid, Some("client identifier too long"))
                 .await);
         }
         let mut assigned = None;
         let client_id: Arc<str> = if connect.client_id.is_empty() {
             if !self.v5() && !connect.clean_start {
                 // MQTT-3.1.3-8: zero-length id with CleanSession=0 is rejected (0x02).
-                return Err(self.refuse(ReasonCode::ClientIdentifierNotValid, None).await);
+                return Err(self.refuse(peer, ReasonCode::ClientIdentifierNotValid, None).await);
             }
             let mut raw = [0u8; 8];
             rand::fill(&mut raw[..]);
@@ -320,10 +356,12 @@ impl<S: Stream> Connection<S> {
 
         if let Some(will) = &connect.will {
             if will.qos > config.maximum_qos() {
-                return Err(self.refuse(ReasonCode::QosNotSupported, Some("will QoS not supported")).await);
+                return Err(self
+                    .refuse(peer, ReasonCode::QosNotSupported, Some("will QoS not supported"))
+                    .await);
             }
             if will.retain && !config.features.retain_available {
-                return Err(self.refuse(ReasonCode::RetainNotSupported, None).await);
+                return Err(self.refuse(peer, ReasonCode::RetainNotSupported, None).await);
             }
         }
 
@@ -331,7 +369,7 @@ impl<S: Stream> Connection<S> {
         let mut auth_reply: Option<(ByteString, Option<Bytes>)> = None;
         if let Some(method) = props.authentication_method.clone() {
             let Some(mut exchange) = self.shared.authenticator.start(&method) else {
-                return Err(self.refuse(ReasonCode::BadAuthenticationMethod, None).await);
+                return Err(self.refuse(peer, ReasonCode::BadAuthenticationMethod, None).await);
             };
             let mut data = props.authentication_data.clone();
             loop {
@@ -351,20 +389,21 @@ impl<S: Stream> Connection<S> {
                                 data = auth.properties.authentication_data;
                             }
                             Packet::Auth(_) => {
-                                return Err(self.refuse(ReasonCode::BadAuthenticationMethod, None).await);
+                                return Err(self
+                                    .refuse(peer, ReasonCode::BadAuthenticationMethod, None)
+                                    .await);
                             }
-                            _ => return Err(self.refuse(ReasonCode::ProtocolError, None).await),
+                            _ => return Err(self.refuse(peer, ReasonCode::ProtocolError, None).await),
                         }
                     }
                     AuthStep::Success(final_data) => {
-                        self.username = exchange.username().map(ByteString::from);
                         auth_reply = Some((method.clone(), final_data));
                         break;
                     }
-                    AuthStep::Failure(reason) => return Err(self.refuse(reason, None).await),
+                    AuthStep::Failure(reason) => return Err(self.refuse(peer, reason, None).await),
                 }
             }
-            self.auth_method = Some(method);
+            self.auth = Some(Box::new(EnhancedAuth { method, reauth: None }));
         } else {
             let credentials = Credentials {
                 client_id: &client_id,
@@ -372,9 +411,8 @@ impl<S: Stream> Connection<S> {
                 password: connect.password.as_deref(),
             };
             if let AuthDecision::Deny(reason) = self.shared.authenticator.check(credentials).await {
-                return Err(self.refuse(reason, None).await);
+                return Err(self.refuse(peer, reason, None).await);
             }
-            self.username = connect.username.clone();
         }
 
         // Session expiry (MQTT 5) / clean session (3.1.1).
@@ -410,7 +448,7 @@ impl<S: Stream> Connection<S> {
         self.window = usize::from(props.receive_maximum.unwrap_or(u16::MAX).min(config.limits.max_inflight));
         self.client_max_packet = props.maximum_packet_size.unwrap_or(u32::MAX);
         self.client_alias_max = props.topic_alias_maximum.unwrap_or(0);
-        self.will = connect.will;
+        self.will = connect.will.map(Box::new);
 
         let (session, present) = self.attach(client_id.clone(), connect.clean_start, expiry).await?;
 
@@ -446,7 +484,7 @@ impl<S: Stream> Connection<S> {
         }
         self.send(Packet::ConnAck(connack));
         tracing::debug!(
-            peer = %self.peer,
+            peer = %peer,
             client_id = &*client_id,
             version = %self.version,
             session_present = present,
@@ -494,7 +532,7 @@ impl<S: Stream> Connection<S> {
         if let Some(existing) = existing {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
             loop {
-                let detached = existing.detached.notified();
+                let detached = existing.released.notified();
                 tokio::pin!(detached);
                 detached.as_mut().enable();
                 {
@@ -563,18 +601,18 @@ impl<S: Stream> Connection<S> {
 
     async fn main_loop(&mut self) -> Result<(), Close> {
         let session = self.session.clone().expect("attached");
-        let mut shutdown = self.shutdown.clone();
         let mut read_chunk = MIN_READ;
-        let keep_alive = self.keep_alive;
-        let sleep = tokio::time::sleep(keep_alive.unwrap_or(Duration::from_secs(86_400)));
+        let sleep = tokio::time::sleep(self.keep_alive.unwrap_or(Duration::from_secs(86_400)));
         tokio::pin!(sleep);
         loop {
             // A congested subscriber stops the decoding of this connection's packets, even
             // within one read, until it drains (see `backpressure`).
-            while self.congested.is_empty()
-                && let Some(packet) = self.decoder.decode(&mut self.rbuf)?
-            {
-                self.handle(packet).await?;
+            while self.congested.is_empty() {
+                let Some(packet) = self.decoder.decode(&mut self.rbuf)? else { break };
+                if let Some(auth) = self.handle(packet)? {
+                    // Boxed: rare, and its future must not enlarge every connection's task.
+                    Box::pin(self.on_auth(auth)).await?;
+                }
             }
             loop {
                 let more = self.pump(&session)?;
@@ -584,26 +622,28 @@ impl<S: Stream> Connection<S> {
                 }
             }
             if !self.congested.is_empty() {
-                self.backpressure(&session).await?;
+                // Boxed like `on_auth`.
+                Box::pin(self.backpressure(&session)).await?;
                 continue; // packets may still be buffered
             }
-            // An idle connection keeps a small read buffer, a streaming one a larger one.
-            if self.rbuf.is_empty() && self.rbuf.capacity() > 2 * read_chunk {
+            // A connection that is not streaming holds no read buffer while it waits (the
+            // read allocates one when bytes arrive); a streaming one keeps a larger one.
+            if self.rbuf.is_empty() && (read_chunk == MIN_READ || self.rbuf.capacity() > 2 * read_chunk) {
                 self.rbuf = BytesMut::new();
             }
-            if self.rbuf.capacity() - self.rbuf.len() < read_chunk {
+            if !self.rbuf.is_empty() && self.rbuf.capacity() - self.rbuf.len() < read_chunk {
                 self.rbuf.reserve(read_chunk);
             }
-            let spare = self.rbuf.capacity() - self.rbuf.len();
+            let spare = (self.rbuf.capacity() - self.rbuf.len()).max(MIN_READ);
             tokio::select! {
                 biased;
-                _ = stopped(&mut shutdown) => return Err(Close::Shutdown),
+                _ = self.shared.stop.wait() => return Err(Close::Shutdown),
                 _ = session.notify.notified() => {
                     if session.lock().taken_over {
                         return Err(Close::TakenOver);
                     }
                 }
-                result = self.stream.read_buf(&mut self.rbuf) => match result {
+                result = read_lazily(&mut self.stream, &mut self.rbuf) => match result {
                     Ok(0) | Err(_) => return Err(Close::Lost),
                     Ok(n) => {
                         Counters::add(&self.shared.counters.bytes_in, n as u64);
@@ -617,8 +657,8 @@ impl<S: Stream> Connection<S> {
                         }
                     }
                 },
-                _ = &mut sleep, if keep_alive.is_some() => {
-                    let deadline = self.last_read + keep_alive.unwrap_or_default();
+                _ = &mut sleep, if self.keep_alive.is_some() => {
+                    let deadline = self.last_read + self.keep_alive.unwrap_or_default();
                     if Instant::now() >= deadline {
                         tracing::debug!(client_id = &*self.client_id, "keep-alive timeout");
                         return Err(Close::KeepAlive);
@@ -669,7 +709,7 @@ impl<S: Stream> Connection<S> {
             shared.storage.submit(Op::DeleteMessage(session.client_id.clone(), id));
         }
         if state.queue.len() < shared.congestion_mark() {
-            session.drained.notify_waiters();
+            session.released.notify_waiters();
         }
         Ok(more && !state.queue.is_empty())
     }
@@ -687,23 +727,18 @@ impl<S: Stream> Connection<S> {
         }
         let mut new_alias = None;
         if self.v5() && self.client_alias_max > 0 {
-            if let Some(&alias) = self.aliases_out.get(&publish.topic) {
+            let aliases = self.aliases.get_or_insert_with(Aliases::boxed);
+            if let Some(&alias) = aliases.outbound.get(&publish.topic) {
                 publish.properties.topic_alias = Some(alias);
                 publish.topic = ByteString::new();
-            } else if self.next_alias <= u32::from(self.client_alias_max) {
-                publish.properties.topic_alias = u16::try_from(self.next_alias).ok();
-                new_alias = u16::try_from(self.next_alias).ok();
+            } else if aliases.next <= u32::from(self.client_alias_max) {
+                publish.properties.topic_alias = u16::try_from(aliases.next).ok();
+                new_alias = u16::try_from(aliases.next).ok();
             }
         }
-        let packet = Packet::Publish(publish);
-        let len = match packet.encoded_len(self.version) {
-            Ok(len) => len,
-            Err(error) => {
-                tracing::error!(%error, "cannot encode PUBLISH; dropped");
-                Counters::add(&self.shared.counters.dropped, 1);
-                return false;
-            }
-        };
+        // The content was validated when the message was decoded (and a will's with its
+        // CONNECT): sized and encoded without the content checks.
+        let len = publish.wire_len(self.version);
         if len > self.client_max_packet as usize {
             Counters::add(&self.shared.counters.dropped, 1);
             tracing::warn!(
@@ -715,29 +750,37 @@ impl<S: Stream> Connection<S> {
             );
             return false;
         }
-        if let Some(alias) = new_alias {
-            self.aliases_out.insert(delivery.message.topic.clone(), alias);
-            self.next_alias += 1;
+        if let Some(alias) = new_alias
+            && let Some(aliases) = self.aliases.as_mut()
+        {
+            aliases.outbound.insert(delivery.message.topic.clone(), alias);
+            aliases.next += 1;
         }
-        self.send(packet);
+        if let Err(error) = publish.encode_unchecked(self.version, &mut self.wbuf) {
+            // Only structural limits remain (a body over 268,435,455 bytes).
+            tracing::error!(%error, "cannot encode PUBLISH; dropped");
+            Counters::add(&self.shared.counters.dropped, 1);
+            return false;
+        }
         Counters::add(&self.shared.counters.messages_out, 1);
         true
     }
 
-    async fn handle(&mut self, packet: Packet) -> Result<(), Close> {
+    /// Handles a packet; an AUTH is handed back for [`Self::on_auth`] (asynchronous).
+    fn handle(&mut self, packet: Packet) -> Result<Option<Box<Auth>>, Close> {
         match packet {
-            Packet::Publish(publish) => self.on_publish(publish),
+            Packet::Publish(publish) => self.on_publish(publish).map(|()| None),
             Packet::PubAck(ack) => {
                 self.complete(ack.packet_id, OutState::Published, QoS::AtLeastOnce);
-                Ok(())
+                Ok(None)
             }
             Packet::PubRec(rec) => {
                 self.on_pubrec(rec);
-                Ok(())
+                Ok(None)
             }
             Packet::PubComp(comp) => {
                 self.complete(comp.packet_id, OutState::Released, QoS::ExactlyOnce);
-                Ok(())
+                Ok(None)
             }
             Packet::PubRel(rel) => {
                 let session = self.session().clone();
@@ -747,19 +790,19 @@ impl<S: Stream> Connection<S> {
                 }
                 let reason = if known { ReasonCode::Success } else { ReasonCode::PacketIdentifierNotFound };
                 self.send(Packet::PubComp(PubComp::new(rel.packet_id).with_reason(reason)));
-                Ok(())
+                Ok(None)
             }
-            Packet::Subscribe(subscribe) => self.on_subscribe(subscribe),
+            Packet::Subscribe(subscribe) => self.on_subscribe(subscribe).map(|()| None),
             Packet::Unsubscribe(unsubscribe) => {
                 self.on_unsubscribe(unsubscribe);
-                Ok(())
+                Ok(None)
             }
             Packet::PingReq => {
                 self.send(Packet::PingResp);
-                Ok(())
+                Ok(None)
             }
-            Packet::Disconnect(disconnect) => self.on_disconnect(disconnect),
-            Packet::Auth(auth) => Box::pin(self.on_auth(auth)).await,
+            Packet::Disconnect(disconnect) => self.on_disconnect(disconnect).map(|()| None),
+            Packet::Auth(auth) => Ok(Some(Box::new(auth))),
             // MQTT-3.1.0-2: a second CONNECT is a Protocol Error.
             Packet::Connect(_) => Err(Close::Violation(ReasonCode::ProtocolError)),
             // Packets only a server sends.
@@ -797,12 +840,14 @@ impl<S: Stream> Connection<S> {
             Some(alias) if alias == 0 || alias > config.limits.topic_alias_maximum => {
                 return Err(Close::Violation(ReasonCode::TopicAliasInvalid));
             }
-            Some(alias) if publish.topic.is_empty() => match self.aliases_in.get(&alias) {
-                Some(topic) => topic.clone(),
-                None => return Err(Close::Violation(ReasonCode::ProtocolError)),
-            },
+            Some(alias) if publish.topic.is_empty() => {
+                match self.aliases.as_ref().and_then(|a| a.inbound.get(&alias)) {
+                    Some(topic) => topic.clone(),
+                    None => return Err(Close::Violation(ReasonCode::ProtocolError)),
+                }
+            }
             Some(alias) => {
-                self.aliases_in.insert(alias, publish.topic.clone());
+                self.aliases.get_or_insert_with(Aliases::boxed).inbound.insert(alias, publish.topic.clone());
                 publish.topic.clone()
             }
             None => publish.topic.clone(),
@@ -912,13 +957,13 @@ impl<S: Stream> Connection<S> {
     async fn backpressure(&mut self, own: &Arc<Session>) -> Result<(), Close> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         let mark = self.shared.congestion_mark();
-        let mut shutdown = self.shutdown.clone();
+        let shared = self.shared.clone();
         for session in std::mem::take(&mut self.congested) {
             if Arc::ptr_eq(&session, own) {
                 continue;
             }
             loop {
-                let drained = session.drained.notified();
+                let drained = session.released.notified();
                 tokio::pin!(drained);
                 drained.as_mut().enable();
                 {
@@ -930,7 +975,7 @@ impl<S: Stream> Connection<S> {
                 let timed_out = tokio::select! {
                     _ = drained => false,
                     _ = tokio::time::sleep_until(deadline) => true,
-                    _ = stopped(&mut shutdown) => return Err(Close::Shutdown),
+                    _ = shared.stop.wait() => return Err(Close::Shutdown),
                 };
                 if timed_out {
                     tracing::warn!(
@@ -1127,26 +1172,28 @@ impl<S: Stream> Connection<S> {
     }
 
     /// Re-authentication (MQTT 5.0 §4.12.1).
-    async fn on_auth(&mut self, auth: Auth) -> Result<(), Close> {
-        let Some(method) = self.auth_method.clone() else {
+    async fn on_auth(&mut self, auth: Box<Auth>) -> Result<(), Close> {
+        let Some(state) = self.auth.as_mut() else {
             return Err(Close::Violation(ReasonCode::ProtocolError));
         };
+        let method = state.method.clone();
         if auth.properties.authentication_method.as_ref() != Some(&method) {
             return Err(Close::Violation(ReasonCode::ProtocolError));
         }
-        match auth.reason_code {
-            ReasonCode::ReAuthenticate => match self.shared.authenticator.start(&method) {
-                Some(exchange) => self.reauth = Some(exchange),
+        let mut exchange = match (auth.reason_code, state.reauth.take()) {
+            (ReasonCode::ReAuthenticate, _) => match self.shared.authenticator.start(&method) {
+                Some(exchange) => exchange,
                 None => return Err(Close::Violation(ReasonCode::BadAuthenticationMethod)),
             },
-            ReasonCode::ContinueAuthentication if self.reauth.is_some() => {}
+            (ReasonCode::ContinueAuthentication, Some(exchange)) => exchange,
             _ => return Err(Close::Violation(ReasonCode::ProtocolError)),
-        }
-        let mut exchange = self.reauth.take().expect("set above");
+        };
         match exchange.step(auth.properties.authentication_data).await {
             AuthStep::Continue(data) => {
                 self.send(Packet::Auth(Auth::new(ReasonCode::ContinueAuthentication, method, Some(data))));
-                self.reauth = Some(exchange);
+                if let Some(state) = self.auth.as_mut() {
+                    state.reauth = Some(exchange);
+                }
                 Ok(())
             }
             AuthStep::Success(data) => {
@@ -1201,7 +1248,7 @@ impl<S: Stream> Connection<S> {
         self.detach(session, will, close == Close::Shutdown);
     }
 
-    fn detach(&self, session: Arc<Session>, will: Option<Will>, shutting_down: bool) {
+    fn detach(&self, session: Arc<Session>, will: Option<Box<Will>>, shutting_down: bool) {
         let now = Instant::now();
         let mut publish_now = None;
         let end = {
@@ -1216,10 +1263,10 @@ impl<S: Stream> Connection<S> {
             if let Some(will) = will {
                 let delay = will.properties.will_delay_interval.unwrap_or(0).min(expiry);
                 if delay == 0 || !self.v5() {
-                    publish_now = Some(will);
+                    publish_now = Some(*will);
                 } else {
                     let due = now + Duration::from_secs(delay.into());
-                    state.pending_will = Some(PendingWill { will, due });
+                    state.pending_will = Some(Box::new(PendingWill { will: *will, due }));
                     self.shared.schedule_will(due, session.client_id.clone(), state.generation);
                 }
             }
@@ -1238,7 +1285,6 @@ impl<S: Stream> Connection<S> {
         if end {
             self.shared.discard_session(&session);
         }
-        session.detached.notify_waiters();
-        session.drained.notify_waiters();
+        session.released.notify_waiters();
     }
 }

@@ -22,9 +22,12 @@ mod auth;
 mod config;
 mod connection;
 mod error;
+mod lazy_read;
+mod retained;
 mod router;
 mod session;
 mod stats;
+mod stop;
 mod storage;
 
 use std::cmp::Reverse;
@@ -36,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 pub use auth::{
@@ -49,12 +52,14 @@ pub use config::{
 pub use error::BrokerError;
 pub use stats::BrokerStats;
 
+use retained::Retained;
 use router::Router;
 use session::{Delivery, Enqueued, Inflight, Message, OutState, Session};
 use stats::Counters;
+use stop::Stop;
 use storage::{Op, Storage};
 
-use crate::protocol::{QoS, Will, topic_matches};
+use crate::protocol::{QoS, Will};
 
 /// Entry point: `Broker::builder()`.
 #[derive(Debug)]
@@ -149,17 +154,16 @@ impl BrokerBuilder {
             local_addrs.push(addr);
             listeners.push(bound);
         }
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             config,
             authenticator,
             counters: Counters::default(),
             router: RwLock::new(Router::default()),
             sessions: Mutex::new(HashMap::new()),
-            retained: RwLock::new(HashMap::new()),
+            retained: RwLock::new(Retained::default()),
             timers: Mutex::new(BinaryHeap::new()),
             timers_changed: Notify::new(),
-            shutdown: shutdown_rx,
+            stop: Stop::default(),
             next_connection_id: AtomicU64::new(1),
             active_connections: AtomicUsize::new(0),
             connections_done: Notify::new(),
@@ -171,7 +175,7 @@ impl BrokerBuilder {
             tasks.push(tokio::spawn(accept_loop(shared.clone(), listener)));
         }
         tasks.push(tokio::spawn(sweeper(shared.clone())));
-        Ok(BrokerHandle { shared, local_addrs, shutdown_tx, tasks })
+        Ok(BrokerHandle { shared, local_addrs, tasks })
     }
 }
 
@@ -181,7 +185,6 @@ impl BrokerBuilder {
 pub struct BrokerHandle {
     shared: Arc<Shared>,
     local_addrs: Vec<SocketAddr>,
-    shutdown_tx: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -210,7 +213,7 @@ impl BrokerHandle {
     /// clients, closes every connection, flushes storage and joins every task. Wills are not
     /// published on shutdown: the sessions end with the broker, not with the clients.
     pub async fn shutdown(mut self) {
-        let _ = self.shutdown_tx.send(true);
+        self.shared.stop.trigger();
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }
@@ -236,7 +239,7 @@ impl BrokerHandle {
 
 impl Drop for BrokerHandle {
     fn drop(&mut self) {
-        let _ = self.shutdown_tx.send(true);
+        self.shared.stop.trigger();
     }
 }
 
@@ -275,10 +278,11 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     router: RwLock<Router>,
     sessions: Mutex<HashMap<Arc<str>, Arc<Session>>>,
-    retained: RwLock<HashMap<ByteString, Arc<Message>>>,
+    retained: RwLock<Retained>,
     timers: Mutex<BinaryHeap<Reverse<Timer>>>,
     timers_changed: Notify,
-    pub(crate) shutdown: watch::Receiver<bool>,
+    /// Set when the broker shuts down.
+    pub(crate) stop: Stop,
     next_connection_id: AtomicU64,
     active_connections: AtomicUsize,
     connections_done: Notify,
@@ -398,7 +402,7 @@ impl Shared {
             expires_at: message.expires_at,
         });
         if retained.len() >= self.config.limits.max_retained_messages
-            && !retained.contains_key(&message.topic)
+            && retained.get(&message.topic).is_none()
         {
             Counters::add(&self.counters.dropped, 1);
             tracing::warn!(topic = %message.topic, "retained store full: message delivered but not retained");
@@ -407,7 +411,7 @@ impl Shared {
         if self.storage.is_persistent() {
             self.storage.submit(Op::PutRetained(message.topic.clone(), storage::encode_retained(&stored)));
         }
-        if retained.insert(message.topic.clone(), stored).is_none() {
+        if retained.insert(&message.topic, stored).is_none() {
             Counters::add(&self.counters.retained, 1);
         }
     }
@@ -417,12 +421,9 @@ impl Shared {
         let now = Instant::now();
         let mut expired = Vec::new();
         let matching: Vec<Arc<Message>> = {
-            let retained = read(&self.retained);
-            if !filter.contains(['+', '#']) {
-                retained.get(filter).into_iter().cloned().collect::<Vec<_>>()
-            } else {
-                retained.values().filter(|m| topic_matches(filter, &m.topic)).cloned().collect()
-            }
+            let mut matching = Vec::new();
+            read(&self.retained).matching(filter, &mut matching);
+            matching
         }
         .into_iter()
         .filter(|m| {
@@ -470,7 +471,7 @@ impl Shared {
             let mut state = session.lock();
             state.discarded = true;
             let orphans = state.clear_queue(&self.counters);
-            (state.subscriptions.drain().map(|(filter, _)| filter).collect(), orphans)
+            (std::mem::take(&mut state.subscriptions).into_keys().collect(), orphans)
         };
         {
             let mut sessions = self.sessions();
@@ -539,7 +540,8 @@ impl Shared {
     fn restore(&self, restored: storage::Restored) {
         for message in restored.retained {
             if !message.is_expired(Instant::now()) {
-                write(&self.retained).insert(message.topic.clone(), message);
+                let topic = message.topic.clone();
+                write(&self.retained).insert(&topic, message);
                 Counters::add(&self.counters.retained, 1);
             }
         }
@@ -625,7 +627,7 @@ impl Shared {
         Counters::add(&self.counters.connections_total, 1);
     }
 
-    fn connection_finished(&self) {
+    pub(crate) fn connection_finished(&self) {
         Counters::sub(&self.counters.connections, 1);
         if self.active_connections.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.connections_done.notify_waiters();
@@ -634,19 +636,15 @@ impl Shared {
 }
 
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
-    let mut shutdown = shared.shutdown.clone();
     loop {
         tokio::select! {
-            _ = connection::stopped(&mut shutdown) => break,
+            _ = shared.stop.wait() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     shared.connection_started();
-                    let shared = shared.clone();
-                    tokio::spawn(async move {
-                        connection::run(shared.clone(), stream, peer).await;
-                        shared.connection_finished();
-                    });
+                    // The connection calls `connection_finished` when it ends.
+                    tokio::spawn(connection::run(shared.clone(), stream, peer));
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -659,7 +657,6 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
 }
 
 async fn sweeper(shared: Arc<Shared>) {
-    let mut shutdown = shared.shutdown.clone();
     loop {
         let now = Instant::now();
         let mut due = Vec::new();
@@ -678,7 +675,7 @@ async fn sweeper(shared: Arc<Shared>) {
             None => tokio::time::sleep(Duration::from_secs(3600)),
         };
         tokio::select! {
-            _ = connection::stopped(&mut shutdown) => break,
+            _ = shared.stop.wait() => break,
             _ = shared.timers_changed.notified() => {}
             _ = sleep => {}
         }

@@ -2,7 +2,7 @@
 //! sent, the QoS 1/2 messages in flight in both directions, and the expiry and will state
 //! that outlive a connection.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -183,14 +183,15 @@ pub(crate) enum Enqueued {
 #[derive(Debug)]
 pub(crate) struct SessionState {
     pub(crate) version: ProtocolVersion,
-    pub(crate) subscriptions: HashMap<ByteString, SubscriptionEntry>,
+    /// By filter (a B-tree: half the inline size of a hash map, for a rarely searched map).
+    pub(crate) subscriptions: BTreeMap<ByteString, SubscriptionEntry>,
     pub(crate) queue: VecDeque<Delivery>,
     queued_bytes: usize,
     queued_qos0: usize,
     pub(crate) inflight: VecDeque<Inflight>,
     next_packet_id: u16,
     /// Incoming QoS 2 packet identifiers answered with PUBREC, awaiting PUBREL.
-    pub(crate) incoming_qos2: HashSet<u16>,
+    pub(crate) incoming_qos2: BTreeSet<u16>,
     /// Session Expiry Interval in seconds (`u32::MAX`: never).
     pub(crate) expiry_interval: u32,
     /// The connection attached to this session, by connection id.
@@ -204,7 +205,8 @@ pub(crate) struct SessionState {
     pub(crate) backpressure_off_until: Option<Instant>,
     /// Bumped at every attach and detach; timers carry it to detect staleness.
     pub(crate) generation: u64,
-    pub(crate) pending_will: Option<PendingWill>,
+    /// Boxed: most sessions have none.
+    pub(crate) pending_will: Option<Box<PendingWill>>,
     /// When the session expires, once detached.
     pub(crate) expires_at: Option<Instant>,
 }
@@ -349,10 +351,10 @@ pub(crate) struct Session {
     online: AtomicBool,
     /// Wakes the attached connection: something was queued, or it was taken over.
     pub(crate) notify: Notify,
-    /// Wakes a connection waiting for the previous one to detach.
-    pub(crate) detached: Notify,
-    /// Wakes publishers waiting for this session's queue to drain (backpressure).
-    pub(crate) drained: Notify,
+    /// Wakes the tasks waiting for this session to let go: a connection taking it over
+    /// (the attached one detached) and publishers slowed down for it (its queue drained).
+    /// Each re-checks its own condition after waking.
+    pub(crate) released: Notify,
     state: Mutex<SessionState>,
 }
 
@@ -362,17 +364,16 @@ impl Session {
             client_id,
             online: AtomicBool::new(false),
             notify: Notify::new(),
-            detached: Notify::new(),
-            drained: Notify::new(),
+            released: Notify::new(),
             state: Mutex::new(SessionState {
                 version,
-                subscriptions: HashMap::new(),
+                subscriptions: BTreeMap::new(),
                 queue: VecDeque::new(),
                 queued_bytes: 0,
                 queued_qos0: 0,
                 inflight: VecDeque::new(),
                 next_packet_id: 0,
-                incoming_qos2: HashSet::new(),
+                incoming_qos2: BTreeSet::new(),
                 expiry_interval: 0,
                 connection: None,
                 taken_over: false,

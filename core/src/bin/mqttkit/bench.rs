@@ -58,6 +58,20 @@ pub(crate) struct BenchArgs {
     /// rumqttd executable (`cargo install --root target/rumqttd rumqttd`).
     #[arg(long, default_value = "target/rumqttd/bin/rumqttd")]
     rumqttd: PathBuf,
+    /// Scenarios to run (default: all): q0, q1, fanin, fanout, latency, overload, idle
+    /// (idle RSS and accepts/s).
+    #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(SCENARIOS))]
+    only: Vec<String>,
+}
+
+/// Scenario names accepted by `--only`.
+const SCENARIOS: [&str; 7] = ["q0", "q1", "fanin", "fanout", "latency", "overload", "idle"];
+
+impl BenchArgs {
+    /// Whether the scenario `name` runs.
+    fn runs(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == name)
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -736,43 +750,51 @@ async fn measure(
     let name = target.name.clone();
     let addr = target.v311;
     let fmt_rate = |v: f64| format!("{v:.0}");
-    eprintln!("{name}: 1:1 QoS 0");
-    col.set("q0", throughput(addr, 1, 1, QoS::AtMostOnce, d, args.ahead, "q0").await, fmt_rate);
-    eprintln!("{name}: 1:1 QoS 1");
-    col.set("q1", throughput(addr, 1, 1, QoS::AtLeastOnce, d, args.ahead, "q1").await, fmt_rate);
-    eprintln!("{name}: fan-in");
-    col.set("fanin", throughput(addr, 50, 1, QoS::AtMostOnce, d, args.ahead, "fanin").await, fmt_rate);
-    eprintln!("{name}: fan-out");
-    col.set("fanout", throughput(addr, 1, 50, QoS::AtMostOnce, d, args.ahead, "fanout").await, fmt_rate);
-    eprintln!("{name}: latency");
-    match latency(addr, d).await {
-        Ok((p50, p99)) => {
-            col.set("p50", Ok(p50.as_secs_f64() * 1e6), |v| format!("{v:.0}"));
-            col.set("p99", Ok(p99.as_secs_f64() * 1e6), |v| format!("{v:.0}"));
+    let rows = [
+        ("q0", "1:1 QoS 0", 1, 1, QoS::AtMostOnce),
+        ("q1", "1:1 QoS 1", 1, 1, QoS::AtLeastOnce),
+        ("fanin", "fan-in", 50, 1, QoS::AtMostOnce),
+        ("fanout", "fan-out", 1, 50, QoS::AtMostOnce),
+    ];
+    for (key, label, publishers, subscribers, qos) in rows {
+        if args.runs(key) {
+            eprintln!("{name}: {label}");
+            col.set(key, throughput(addr, publishers, subscribers, qos, d, args.ahead, key).await, fmt_rate);
         }
-        Err(e) => col.set("p50", Err(e), fmt_rate),
     }
-    eprintln!("{name}: QoS 1 overload");
-    match overload(target.v5, args.overload_messages).await {
-        Ok(o) => {
-            let refused: u64 = o.refused.values().sum();
-            let codes: Vec<String> = o.refused.iter().map(|(c, n)| format!("{n}×0x{c:02X}")).collect();
-            let silent = o.acked_ok.saturating_sub(o.delivered);
-            overload_lines.push(format!(
-                "{name:>10}: published {}, PUBACK success {}, refused with a reason code {} [{}], \
-                 unacknowledged at the deadline {}, delivered {} (+{} duplicates), \
-                 acknowledged but never delivered (silent drop) {}",
-                o.published,
-                o.acked_ok,
-                refused,
-                codes.join(" "),
-                o.unacked,
-                o.delivered,
-                o.duplicates,
-                silent
-            ));
+    if args.runs("latency") {
+        eprintln!("{name}: latency");
+        match latency(addr, d).await {
+            Ok((p50, p99)) => {
+                col.set("p50", Ok(p50.as_secs_f64() * 1e6), |v| format!("{v:.0}"));
+                col.set("p99", Ok(p99.as_secs_f64() * 1e6), |v| format!("{v:.0}"));
+            }
+            Err(e) => col.set("p50", Err(e), fmt_rate),
         }
-        Err(e) => overload_lines.push(format!("{name:>10}: error: {e}")),
+    }
+    if args.runs("overload") {
+        eprintln!("{name}: QoS 1 overload");
+        match overload(target.v5, args.overload_messages).await {
+            Ok(o) => {
+                let refused: u64 = o.refused.values().sum();
+                let codes: Vec<String> = o.refused.iter().map(|(c, n)| format!("{n}×0x{c:02X}")).collect();
+                let silent = o.acked_ok.saturating_sub(o.delivered);
+                overload_lines.push(format!(
+                    "{name:>10}: published {}, PUBACK success {}, refused with a reason code {} [{}], \
+                     unacknowledged at the deadline {}, delivered {} (+{} duplicates), \
+                     acknowledged but never delivered (silent drop) {}",
+                    o.published,
+                    o.acked_ok,
+                    refused,
+                    codes.join(" "),
+                    o.unacked,
+                    o.delivered,
+                    o.duplicates,
+                    silent
+                ));
+            }
+            Err(e) => overload_lines.push(format!("{name:>10}: error: {e}")),
+        }
     }
     if let (Some(pid), true) = (target.pid(), idle_count > 0) {
         eprintln!("{name}: {idle_count} idle connections");
@@ -792,7 +814,11 @@ async fn measure(
 pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
     let fd_limit = raise_fd_limit().unwrap_or(1024);
     // The load generator holds one fd per connection, the broker another; keep a margin.
-    let idle_count = args.idle_connections.min((fd_limit as usize).saturating_sub(200));
+    let idle_count = if args.runs("idle") {
+        args.idle_connections.min((fd_limit as usize).saturating_sub(200))
+    } else {
+        0
+    };
     if idle_count < args.idle_connections {
         eprintln!("fd limit {fd_limit}: {idle_count} idle connections instead of {}", args.idle_connections);
     }
