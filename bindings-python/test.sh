@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Python package (debug) into the venv .venv-python at the repository root,
-# runs the examples against Mosquitto, type-checks them (mypy --strict), then runs pytest.
+# runs the examples against Mosquitto, type-checks them (mypy --strict) and checks the native
+# module's stubs against it (stubtest), then runs pytest.
 # Works from any directory: `bash bindings-python/test.sh`.
 set -euo pipefail
 
@@ -53,8 +54,9 @@ for example in "$ROOT"/examples/python/*.py; do
     timeout 60 python "$example"
 done
 
-echo "== mypy --strict on the examples and the package"
+echo "== mypy --strict on the examples and the package; stubtest: the native module's stubs"
 (cd "$ROOT" && mypy --strict --no-incremental --cache-dir=/dev/null examples/python bindings-python/python/mqttkit)
+(cd "$HERE" && python -m mypy.stubtest --mypy-config-file pyproject.toml mqttkit._mqttkit)
 
 kill "$broker" 2>/dev/null || true
 wait "$broker" 2>/dev/null || true

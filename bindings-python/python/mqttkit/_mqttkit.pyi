@@ -2,10 +2,38 @@
 
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple, Union, final
 
+__all__ = [
+    "AuthResult",
+    "ConnectResult",
+    "DisconnectInfo",
+    "EVENT_CREDITS",
+    "Message",
+    "MessageProperties",
+    "NativeBroker",
+    "NativeClient",
+    "PingResult",
+    "PublishResult",
+    "Ready",
+    "ReconnectAttempt",
+    "SubscribeResult",
+    "UnsubscribeResult",
+    "__version__",
+    "emit_log",
+    "error_kinds",
+    "event_names",
+    "reason_code_name",
+    "refresh_log_level",
+    "register_errors",
+    "runtime_running",
+    "sample_error",
+    "set_closing",
+    "start_broker",
+    "topic_matches",
+]
 EVENT_CREDITS: int
 __version__: str
 
-Pairs = List[Tuple[str, str]]
+_Pairs = List[Tuple[str, str]]
 
 @final
 class ConnectResult:
@@ -25,7 +53,7 @@ class ConnectResult:
     reason_string: Optional[str]
     authentication_method: Optional[str]
     authentication_data: Optional[bytes]
-    user_properties: Pairs
+    user_properties: _Pairs
 
 @final
 class PublishResult:
@@ -34,7 +62,7 @@ class PublishResult:
     qos: int
     reason_code: int
     reason_string: Optional[str]
-    user_properties: Pairs
+    user_properties: _Pairs
     @property
     def is_success(self) -> bool: ...
 
@@ -44,7 +72,7 @@ class SubscribeResult:
     packet_id: int
     reason_codes: List[int]
     reason_string: Optional[str]
-    user_properties: Pairs
+    user_properties: _Pairs
     @property
     def is_success(self) -> bool: ...
 
@@ -54,7 +82,7 @@ class UnsubscribeResult:
     packet_id: int
     reason_codes: List[int]
     reason_string: Optional[str]
-    user_properties: Pairs
+    user_properties: _Pairs
     @property
     def is_success(self) -> bool: ...
 
@@ -70,7 +98,7 @@ class AuthResult:
     method: Optional[str]
     data: Optional[bytes]
     reason_string: Optional[str]
-    user_properties: Pairs
+    user_properties: _Pairs
 
 @final
 class DisconnectInfo:
@@ -80,7 +108,7 @@ class DisconnectInfo:
     reason_string: Optional[str]
     server_reference: Optional[str]
     session_expiry_interval: Optional[int]
-    user_properties: Pairs
+    user_properties: _Pairs
 
 @final
 class ReconnectAttempt:
@@ -98,7 +126,7 @@ class MessageProperties:
     correlation_data: Optional[bytes]
     subscription_identifiers: List[int]
     topic_alias: Optional[int]
-    user_properties: Pairs
+    user_properties: _Pairs
 
 @final
 class Message:
@@ -118,7 +146,7 @@ class Message:
     @property
     def properties(self) -> MessageProperties: ...
     @property
-    def user_properties(self) -> Pairs: ...
+    def user_properties(self) -> _Pairs: ...
     @property
     def needs_ack(self) -> bool: ...
     def ack(self) -> None: ...
@@ -130,12 +158,12 @@ class Ready:
     def __await__(self) -> Any: ...
     def done(self) -> bool: ...
 
-Batch = List[Union[Message, Tuple[str, Any]]]
+_Batch = List[Union[Message, Tuple[str, Any]]]
 
 @final
 class NativeClient:
-    def __init__(self, url: str, options: Dict[str, Any]) -> None: ...
-    def set_deliver(self, deliver: Optional[Callable[[Batch], object]]) -> None: ...
+    def __new__(cls, url: str, options: Dict[str, Any]) -> "NativeClient": ...
+    def set_deliver(self, deliver: Optional[Callable[[_Batch], object]]) -> None: ...
     def release(self, count: int) -> None: ...
     @property
     def is_connected(self) -> bool: ...
@@ -163,7 +191,7 @@ class NativeClient:
         self,
         subscriptions: Sequence[Tuple[str, int, bool, bool, int]],
         subscription_identifier: Optional[int],
-        user_properties: Optional[Pairs],
+        user_properties: Optional[_Pairs],
         timeout: Optional[float],
         wait: bool,
         blocking: bool,
@@ -171,7 +199,7 @@ class NativeClient:
     def unsubscribe(
         self,
         filters: Sequence[str],
-        user_properties: Optional[Pairs],
+        user_properties: Optional[_Pairs],
         timeout: Optional[float],
         wait: bool,
         blocking: bool,
@@ -188,7 +216,7 @@ class NativeClient:
         reason_code: int,
         session_expiry_interval: Optional[int],
         reason_string: Optional[str],
-        user_properties: Optional[Pairs],
+        user_properties: Optional[_Pairs],
         timeout: Optional[float],
         wait: bool,
         blocking: bool,
