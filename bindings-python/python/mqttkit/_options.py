@@ -46,9 +46,12 @@ class ReconnectPolicy:
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Default timeouts of the wait-for-acknowledgement operations, in seconds (None: wait
-    forever). Presets: ``"internet"`` (default), ``"local_network"``, ``"satellite"``,
-    ``"none"``."""
+    """Default timeouts of the wait-for-acknowledgement operations, in seconds (here None
+    means: wait forever). ``auth`` also bounds ``disconnect``. Presets: ``"internet"``
+    (default), ``"local_network"``, ``"satellite"``, ``"none"``.
+
+    A call's own ``timeout=`` overrides these: omitted (``None``) it takes the value from
+    here, ``math.inf`` waits forever."""
 
     connect: Optional[float] = 30.0
     publish: Optional[float] = 10.0
