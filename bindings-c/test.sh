@@ -4,8 +4,10 @@
 #  1. header drift: regenerate include/mqttkit.h with the pinned cbindgen, diff, fail on drift
 #  2. Rust unit tests of the crate (error mapping, version constants)
 #  3. debug build of libmqttkit.so / libmqttkit.a, `make install` into a temp PREFIX
-#  4. every tests/*.c compiled (C11, -Wall -Wextra -Werror) via pkg-config against the
-#     installed header, linked dynamically and statically, run; then run under valgrind
+#  4. certificates for test_tls.c (tests/make_certs.sh, openssl; without openssl that test
+#     prints SKIPPED), then every tests/*.c compiled (C11, -Wall -Wextra -Werror) via
+#     pkg-config against the installed header, linked dynamically and statically, run; then
+#     run under valgrind
 #  5. a C++ translation unit including the header compiles
 #  6. examples/c built and run against a private Mosquitto
 #
@@ -85,8 +87,20 @@ run_test() { # name binary [wrapper...]
         FAILED=$((FAILED + 1))
     else
         echo "ok   $name: $summary"
+        grep '^SKIPPED' "$log" || true
     fi
 }
+
+step "TLS certificates for test_tls (openssl)"
+if command -v openssl >/dev/null; then
+    # Mosquitto started as root drops to its own user, which must reach the test keys.
+    chmod a+x "$TMP"
+    bash bindings-c/tests/make_certs.sh "$TMP/tls"
+    export MQTTKIT_TEST_TLS_DIR="$TMP/tls"
+    echo "made in $MQTTKIT_TEST_TLS_DIR"
+else
+    echo "SKIPPED: openssl not found: test_tls cannot make its certificates and skips every case" >&2
+fi
 
 step "C tests (dynamic and static)"
 mkdir -p "$TMP/bin"

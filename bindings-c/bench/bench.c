@@ -233,7 +233,7 @@ static double run_mqttkit(int port, int qos, long n) {
     double start = now();
     for (long i = 0; i < n; i++) {
         if (qos > 0) wait_window(i);
-        mqttkit_result r = mqttkit_client_publish(c, TOPIC, payload, sizeof payload, qos, false, NULL, NULL, NULL);
+        mqttkit_result r = mqttkit_client_publish(c, TOPIC, payload, sizeof payload, qos, false, NULL, 0, NULL, NULL);
         if (r != MQTTKIT_RESULT_OK) {
             fprintf(stderr, "mqttkit publish: %s\n", mqttkit_result_str(r));
             return -1;

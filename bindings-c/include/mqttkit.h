@@ -65,6 +65,10 @@
 #define MQTTKIT_VERSION MQTTKIT_VERSION_STR(MQTTKIT_VERSION_MAJOR) "." MQTTKIT_VERSION_STR(MQTTKIT_VERSION_MINOR) "." MQTTKIT_VERSION_STR(MQTTKIT_VERSION_PATCH)
 
 
+// `timeout_ms` value meaning "no limit": the operation waits as long as it takes. (0 means
+// the client's configured timeout for that operation; anything else is milliseconds.)
+#define MQTTKIT_NO_TIMEOUT UINT32_MAX
+
 // Major version of the header (matches `mqttkit_version()` of the library it ships with).
 #define MQTTKIT_VERSION_MAJOR 0
 
@@ -137,13 +141,36 @@ typedef int32_t mqttkit_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Durability policy of the broker's storage (`mqttkit_broker_config_set_storage`).
+enum mqttkit_durability
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // No storage: everything lives in memory and is lost on exit (the default).
+  MQTTKIT_DURABILITY_MEMORY = 0,
+  // Acknowledged QoS 1/2 and retained messages are on disk before the acknowledgement
+  // (group commit).
+  MQTTKIT_DURABILITY_SYNC = 1,
+  // Changes are committed every commit interval; a crash can lose the last interval.
+  MQTTKIT_DURABILITY_BATCHED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mqttkit_durability mqttkit_durability;
+#else
+typedef int32_t mqttkit_durability;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Authentication data written by an authenticator callback with `mqttkit_auth_data_set`.
 // Opaque; only valid during the callback that received it.
 typedef struct mqttkit_auth_data_t mqttkit_auth_data_t;
 
 // Configuration of an embedded broker. Opaque; create with `mqttkit_broker_config_new`
 // (defaults: one listener on 127.0.0.1:1883, anonymous access, memory storage) or
-// `mqttkit_broker_config_from_toml` (the format of `mqttkit broker --config`), free with
+// `mqttkit_broker_config_from_toml` (the format of `mqttkit broker --config`), change
+// with the `mqttkit_broker_config_set_*` / `_add_*` functions, free with
 // `mqttkit_broker_config_free`. Not thread-safe.
 typedef struct mqttkit_broker_config_t mqttkit_broker_config_t;
 
@@ -167,6 +194,9 @@ typedef struct mqttkit_client_options_t mqttkit_client_options_t;
 // except `mqttkit_client_free`, which must not race with other calls on the same client.
 typedef struct mqttkit_client_t mqttkit_client_t;
 
+// Properties of one DISCONNECT (`mqttkit_client_disconnect_with_reason[_sync]`).
+typedef struct mqttkit_disconnect_options_t mqttkit_disconnect_options_t;
+
 // A received message. Inside a message callback it is borrowed (valid during the call
 // only, do not free); `mqttkit_message_copy` makes an owned copy that stays valid until
 // `mqttkit_message_free`. Accessors are thread-safe on an owned copy.
@@ -178,47 +208,37 @@ typedef struct mqttkit_message_t mqttkit_message_t;
 // Not thread-safe.
 typedef struct mqttkit_publish_options_t mqttkit_publish_options_t;
 
-// The outcome of an asynchronous operation, handed to its completion callback. Every
-// pointer in it is valid during the callback only.
-typedef struct {
-  // `MQTTKIT_RESULT_OK`, or why the operation failed.
-  mqttkit_result result;
-  // Packet identifier of the PUBLISH / SUBSCRIBE / UNSUBSCRIBE (0 for QoS 0 and others).
-  uint16_t packet_id;
-  // The MQTT reason code: CONNACK, PUBACK/PUBCOMP, the first SUBACK/UNSUBACK code, AUTH;
-  // on failure the server's reason code if there was one, else 0.
-  uint8_t reason_code;
-  // connect: whether the server resumed a session.
-  bool session_present;
-  // subscribe / unsubscribe: one reason code per filter (granted QoS 0..2 or a failure
-  // >= 0x80); NULL with length 0 otherwise.
-  const uint8_t *reason_codes;
-  // Number of entries in `reason_codes`.
-  size_t reason_codes_len;
-  // ping: round-trip time in microseconds.
-  uint64_t round_trip_us;
-  // Never NULL: the error message on failure, "" on success. NUL-terminated.
-  const char *message;
-} mqttkit_completion_t;
+// Properties of one SUBSCRIBE (`mqttkit_client_subscribe_many[_sync]`).
+typedef struct mqttkit_subscribe_options_t mqttkit_subscribe_options_t;
 
-// Called once when an asynchronous operation completes (successfully or not), on the
-// client's dispatch thread.
-typedef void (*mqttkit_completion_cb)(void *user_data, const mqttkit_completion_t *completion);
+// Properties of one UNSUBSCRIBE (`mqttkit_client_unsubscribe_many[_sync]`).
+typedef struct mqttkit_unsubscribe_options_t mqttkit_unsubscribe_options_t;
 
-// One subscription of `mqttkit_client_subscribe_many`.
+// Counters of a running broker (`mqttkit_broker_stats`).
 typedef struct {
-  // Topic filter (NUL-terminated UTF-8, copied).
-  const char *filter;
-  // Maximum QoS, 0..2.
-  int32_t qos;
-  // MQTT 5 No Local: do not receive this client's own publications.
-  bool no_local;
-  // MQTT 5 Retain As Published: keep the RETAIN flag of forwarded messages.
-  bool retain_as_published;
-  // MQTT 5 Retain Handling: 0 send retained messages at subscribe, 1 only for a new
-  // subscription, 2 never.
-  uint8_t retain_handling;
-} mqttkit_subscription_t;
+  // Connections currently open.
+  uint64_t connections;
+  // Connections accepted since start.
+  uint64_t connections_total;
+  // PUBLISH packets received from clients (wills included).
+  uint64_t messages_in;
+  // PUBLISH packets sent to clients.
+  uint64_t messages_out;
+  // Bytes read from clients.
+  uint64_t bytes_in;
+  // Bytes written to clients.
+  uint64_t bytes_out;
+  // Subscriptions currently held by sessions.
+  uint64_t subscriptions;
+  // Retained messages currently stored.
+  uint64_t retained;
+  // Messages waiting in session queues.
+  uint64_t queued;
+  // Messages not delivered (queue full, too large, retained store full).
+  uint64_t dropped;
+  // Messages discarded because they expired while queued.
+  uint64_t expired;
+} mqttkit_broker_stats_t;
 
 // Connected: a CONNACK Success arrived. `assigned_client_id` is the identifier the server
 // assigned (MQTT 5, when the client sent none) or NULL; valid during the call only.
@@ -259,6 +279,33 @@ typedef void (*mqttkit_auth_cb)(void *user_data, uint8_t reason_code, const char
 // The TLS peer certificate (DER) of a new connection; valid during the call only.
 typedef void (*mqttkit_certificate_cb)(void *user_data, const uint8_t *der, size_t len);
 
+// The outcome of an asynchronous operation, handed to its completion callback. Every
+// pointer in it is valid during the callback only.
+typedef struct {
+  // `MQTTKIT_RESULT_OK`, or why the operation failed.
+  mqttkit_result result;
+  // Packet identifier of the PUBLISH / SUBSCRIBE / UNSUBSCRIBE (0 for QoS 0 and others).
+  uint16_t packet_id;
+  // The MQTT reason code: CONNACK, PUBACK/PUBCOMP, the first SUBACK/UNSUBACK code, AUTH;
+  // on failure the server's reason code if there was one, else 0.
+  uint8_t reason_code;
+  // connect: whether the server resumed a session.
+  bool session_present;
+  // subscribe / unsubscribe: one reason code per filter (granted QoS 0..2 or a failure
+  // >= 0x80); NULL with length 0 otherwise.
+  const uint8_t *reason_codes;
+  // Number of entries in `reason_codes`.
+  size_t reason_codes_len;
+  // ping: round-trip time in microseconds.
+  uint64_t round_trip_us;
+  // Never NULL: the error message on failure, "" on success. NUL-terminated.
+  const char *message;
+} mqttkit_completion_t;
+
+// Called once when an asynchronous operation completes (successfully or not), on the
+// client's dispatch thread.
+typedef void (*mqttkit_completion_cb)(void *user_data, const mqttkit_completion_t *completion);
+
 // MQTT 5 enhanced authentication implemented in C (SCRAM, Kerberos, ...): the client sends
 // the method in CONNECT (and on re-authentication) and lets these callbacks produce the
 // data. Unlike event callbacks, they run on mqttkit's runtime threads, synchronously in the
@@ -274,35 +321,287 @@ typedef struct {
   mqttkit_result (*finish)(void *user_data, const uint8_t *data, size_t len);
 } mqttkit_authenticator_t;
 
-// Counters of a running broker (`mqttkit_broker_stats`).
+// One subscription of `mqttkit_client_subscribe_many`.
 typedef struct {
-  // Connections currently open.
-  uint64_t connections;
-  // Connections accepted since start.
-  uint64_t connections_total;
-  // PUBLISH packets received from clients (wills included).
-  uint64_t messages_in;
-  // PUBLISH packets sent to clients.
-  uint64_t messages_out;
-  // Bytes read from clients.
-  uint64_t bytes_in;
-  // Bytes written to clients.
-  uint64_t bytes_out;
-  // Subscriptions currently held by sessions.
-  uint64_t subscriptions;
-  // Retained messages currently stored.
-  uint64_t retained;
-  // Messages waiting in session queues.
-  uint64_t queued;
-  // Messages not delivered (queue full, too large, retained store full).
-  uint64_t dropped;
-  // Messages discarded because they expired while queued.
-  uint64_t expired;
-} mqttkit_broker_stats_t;
+  // Topic filter (NUL-terminated UTF-8, copied).
+  const char *filter;
+  // Maximum QoS, 0..2.
+  int32_t qos;
+  // MQTT 5 No Local: do not receive this client's own publications.
+  bool no_local;
+  // MQTT 5 Retain As Published: keep the RETAIN flag of forwarded messages.
+  bool retain_as_published;
+  // MQTT 5 Retain Handling: 0 send retained messages at subscribe, 1 only for a new
+  // subscription, 2 never.
+  uint8_t retain_handling;
+} mqttkit_subscription_t;
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Creates a broker configuration with the defaults and writes it to `*config_out`. The
+// caller owns it and frees it with `mqttkit_broker_config_free`.
+//
+// # Safety
+// `config_out` NULL or writable.
+mqttkit_result mqttkit_broker_config_new(mqttkit_broker_config_t **config_out);
+
+// Parses a TOML configuration (`toml`, NUL-terminated) and writes it to `*config_out`.
+// `MQTTKIT_RESULT_INVALID_CONFIGURATION` with line, column and reason in
+// `mqttkit_last_error` when it is invalid.
+//
+// # Safety
+// `toml` NUL-terminated; `config_out` NULL or writable.
+mqttkit_result mqttkit_broker_config_from_toml(const char *toml, mqttkit_broker_config_t **config_out);
+
+// Frees a broker configuration. NULL is a no-op.
+//
+// # Safety
+// `config` NULL or live, not used afterwards.
+void mqttkit_broker_config_free(mqttkit_broker_config_t *config);
+
+// Replaces the listeners by one TCP listener on `address` ("127.0.0.1:1883"; port 0 picks
+// a free port, see `mqttkit_broker_port`).
+//
+// # Safety
+// `config` NULL or live; `address` NUL-terminated.
+mqttkit_result mqttkit_broker_config_set_listener(mqttkit_broker_config_t *config, const char *address);
+
+// Starts a broker with `config` (copied; may be freed afterwards): binds every listener,
+// then returns with the broker serving on mqttkit's runtime threads. Writes it to
+// `*broker_out`; the caller stops and frees it with `mqttkit_broker_free`.
+// `MQTTKIT_RESULT_INVALID_CONFIGURATION` for a configuration that cannot work,
+// `MQTTKIT_RESULT_NETWORK` when a listener cannot bind (address in use, ...). Blocks
+// until bound; do not call from a callback of a client of this process if it could wait.
+//
+// # Safety
+// `config` NULL or live; `broker_out` NULL or writable.
+mqttkit_result mqttkit_broker_start(const mqttkit_broker_config_t *config, mqttkit_broker_t **broker_out);
+
+// The port of listener number `index` (0-based, in configuration order), e.g. the free port
+// picked for port 0; 0 when `broker` is NULL or `index` is out of range.
+//
+// # Safety
+// `broker` NULL or live.
+uint16_t mqttkit_broker_port(const mqttkit_broker_t *broker, size_t index);
+
+// Writes a snapshot of the broker's counters to `*stats`.
+//
+// # Safety
+// `broker` NULL or live; `stats` NULL or writable.
+mqttkit_result mqttkit_broker_stats(const mqttkit_broker_t *broker, mqttkit_broker_stats_t *stats);
+
+// Stops the broker gracefully and frees it: stops accepting, sends DISCONNECT (Server
+// shutting down) to MQTT 5 clients, closes every connection, flushes storage and joins
+// the broker's tasks before returning. NULL is a no-op. Do not call from a callback of a
+// client connected to this broker if that client's callbacks could wait on the broker.
+//
+// # Safety
+// `broker` NULL or live, not used afterwards.
+void mqttkit_broker_free(mqttkit_broker_t *broker);
+
+// Adds a TCP listener on `address` ("0.0.0.0:1883"; port 0 picks a free port, see
+// `mqttkit_broker_port`) after the existing ones (`mqttkit_broker_config_set_listener`
+// replaces them all).
+//
+// # Safety
+// `config` NULL or live; `address` NULL or NUL-terminated.
+mqttkit_result mqttkit_broker_config_add_listener(mqttkit_broker_config_t *config, const char *address);
+
+// `limits.max_connections`: connections accepted at once (default 100000); further ones
+// are refused in CONNACK.
+//
+// # Safety
+// `config` NULL or live.
+mqttkit_result mqttkit_broker_config_set_max_connections(mqttkit_broker_config_t *config, size_t max);
+
+// `limits.max_packet_size`: largest packet accepted from a client, in bytes (at least 64;
+// default 1 MiB).
+//
+// # Safety
+// `config` NULL or live.
+mqttkit_result mqttkit_broker_config_set_max_packet_size(mqttkit_broker_config_t *config, uint32_t bytes);
+
+// `limits.receive_maximum`: QoS 2 publications a client may have unreleased at once
+// (at least 1; default 1024).
+//
+// # Safety
+// `config` NULL or live.
+mqttkit_result mqttkit_broker_config_set_receive_maximum(mqttkit_broker_config_t *config, uint16_t maximum);
+
+// `limits.max_inflight`: QoS 1/2 messages in flight towards one client (at least 1;
+// default 64).
+//
+// # Safety
+// `config` NULL or live.
+mqttkit_result mqttkit_broker_config_set_max_inflight(mqttkit_broker_config_t *config, uint16_t maximum);
+
+// `limits.max_queued_messages` and `limits.max_queued_bytes`: messages and payload bytes
+// waiting in one session's queue (messages at least 1; defaults 1000 and 64 MiB). When
+// full, QoS 0 messages are dropped oldest first and new QoS 1/2 messages are refused.
+//
+// # Safety
+// `config` NULL or live.
+mqttkit_result mqttkit_broker_config_set_max_queued(mqttkit_broker_config_t *config, size_t messages, size_t bytes);
+
+// `limits.max_retained_messages`: retained messages stored at once (default 100000).
+//
+// # Safety
+// `config` NULL or live.
+mqttkit_result mqttkit_broker_config_set_max_retained_messages(mqttkit_broker_config_t *config, size_t max);
+
+// `limits.max_session_expiry` and `limits.max_message_expiry`: caps on the Session and
+// Message Expiry Intervals, in seconds (`UINT32_MAX`: no cap, the default).
+//
+// # Safety
+// `config` NULL or live.
+mqttkit_result mqttkit_broker_config_set_max_expiry(mqttkit_broker_config_t *config, uint32_t session_seconds, uint32_t message_seconds);
+
+// `limits.keep_alive_min` and `limits.keep_alive_max`, in seconds (0: no bound, the
+// default): a client's keep-alive outside them is adjusted and announced as Server Keep
+// Alive to MQTT 5 clients. `min` above `max` fails at `mqttkit_broker_start`.
+//
+// # Safety
+// `config` NULL or live.
+mqttkit_result mqttkit_broker_config_set_keep_alive_bounds(mqttkit_broker_config_t *config, uint16_t min, uint16_t max);
+
+// `limits.topic_alias_maximum`: highest Topic Alias a client may use towards the broker
+// (0 disables; default 64).
+//
+// # Safety
+// `config` NULL or live.
+mqttkit_result mqttkit_broker_config_set_topic_alias_maximum(mqttkit_broker_config_t *config, uint16_t maximum);
+
+// `limits.connect_timeout_secs`: seconds a new connection has to send CONNECT (at least 1;
+// default 10).
+//
+// # Safety
+// `config` NULL or live.
+mqttkit_result mqttkit_broker_config_set_connect_timeout(mqttkit_broker_config_t *config, uint32_t seconds);
+
+// `limits.max_client_id_len`: longest client identifier accepted, in bytes (default 1024).
+//
+// # Safety
+// `config` NULL or live.
+mqttkit_result mqttkit_broker_config_set_max_client_id_len(mqttkit_broker_config_t *config, size_t bytes);
+
+// `features.maximum_qos`: highest QoS accepted, 0..2 (default 2).
+//
+// # Safety
+// `config` NULL or live.
+mqttkit_result mqttkit_broker_config_set_maximum_qos(mqttkit_broker_config_t *config, uint8_t qos);
+
+// The optional features announced in CONNACK (all true by default):
+// `features.retain_available`, `features.wildcard_subscriptions`,
+// `features.subscription_identifiers`, `features.shared_subscriptions`.
+//
+// # Safety
+// `config` NULL or live.
+mqttkit_result mqttkit_broker_config_set_features(mqttkit_broker_config_t *config, bool retain_available, bool wildcard_subscriptions, bool subscription_identifiers, bool shared_subscriptions);
+
+// `features.response_information_prefix` (copied): prefix of the Response Information
+// sent to clients that request it (default "response/"); NULL sends none.
+//
+// # Safety
+// `config` NULL or live; `prefix` NULL or NUL-terminated.
+mqttkit_result mqttkit_broker_config_set_response_information_prefix(mqttkit_broker_config_t *config, const char *prefix);
+
+// `auth.allow_anonymous`: whether a CONNECT without a user name is accepted (default
+// true).
+//
+// # Safety
+// `config` NULL or live.
+mqttkit_result mqttkit_broker_config_set_allow_anonymous(mqttkit_broker_config_t *config, bool allow);
+
+// Adds a user (`auth.users`; both strings copied) who can connect with this user name and
+// password, or with SCRAM-SHA-256 enhanced authentication. A user name given twice is
+// `MQTTKIT_RESULT_INVALID_ARGUMENT`.
+//
+// # Safety
+// `config` NULL or live; `username` and `password` NULL or NUL-terminated.
+mqttkit_result mqttkit_broker_config_add_user(mqttkit_broker_config_t *config, const char *username, const char *password);
+
+// Storage: `storage.durability` (a `mqttkit_durability` value), `storage.data_dir`
+// (copied; required unless the durability is `MQTTKIT_DURABILITY_MEMORY`, checked by
+// `mqttkit_broker_start`; NULL for none) and `storage.commit_interval_ms` for
+// `MQTTKIT_DURABILITY_BATCHED` (0: the default, 10 ms).
+//
+// # Safety
+// `config` NULL or live; `data_dir` NULL or NUL-terminated.
+mqttkit_result mqttkit_broker_config_set_storage(mqttkit_broker_config_t *config, int32_t durability, const char *data_dir, uint32_t commit_interval_ms);
+
+// Creates empty subscribe options. Free with `mqttkit_subscribe_options_free`.
+mqttkit_subscribe_options_t *mqttkit_subscribe_options_new(void);
+
+// Frees subscribe options. NULL is a no-op.
+//
+// # Safety
+// `options` NULL or live, not used afterwards.
+void mqttkit_subscribe_options_free(mqttkit_subscribe_options_t *options);
+
+// Subscription Identifier (1..=268435455), echoed in every message matching these
+// subscriptions (`mqttkit_message_subscription_identifier`). Out of range is
+// `MQTTKIT_RESULT_INVALID_ARGUMENT`.
+//
+// # Safety
+// `options` NULL or live.
+mqttkit_result mqttkit_subscribe_options_set_subscription_identifier(mqttkit_subscribe_options_t *options, uint32_t identifier);
+
+// Adds a user property to the SUBSCRIBE (both strings copied; sent in call order).
+//
+// # Safety
+// `options` NULL or live; `name` and `value` NULL or NUL-terminated.
+mqttkit_result mqttkit_subscribe_options_add_user_property(mqttkit_subscribe_options_t *options, const char *name, const char *value);
+
+// Creates empty unsubscribe options. Free with `mqttkit_unsubscribe_options_free`.
+mqttkit_unsubscribe_options_t *mqttkit_unsubscribe_options_new(void);
+
+// Frees unsubscribe options. NULL is a no-op.
+//
+// # Safety
+// `options` NULL or live, not used afterwards.
+void mqttkit_unsubscribe_options_free(mqttkit_unsubscribe_options_t *options);
+
+// Adds a user property to the UNSUBSCRIBE (both strings copied; sent in call order).
+//
+// # Safety
+// `options` NULL or live; `name` and `value` NULL or NUL-terminated.
+mqttkit_result mqttkit_unsubscribe_options_add_user_property(mqttkit_unsubscribe_options_t *options, const char *name, const char *value);
+
+// Creates empty disconnect options. Free with `mqttkit_disconnect_options_free`.
+mqttkit_disconnect_options_t *mqttkit_disconnect_options_new(void);
+
+// Frees disconnect options. NULL is a no-op.
+//
+// # Safety
+// `options` NULL or live, not used afterwards.
+void mqttkit_disconnect_options_free(mqttkit_disconnect_options_t *options);
+
+// New Session Expiry Interval in seconds, replacing the one sent in CONNECT. MQTT 5
+// forbids it when CONNECT had 0 (the server then closes with Protocol Error).
+//
+// # Safety
+// `options` NULL or live.
+mqttkit_result mqttkit_disconnect_options_set_session_expiry_interval(mqttkit_disconnect_options_t *options, uint32_t seconds);
+
+// Reason String: a human-readable diagnostic for the server (copied).
+//
+// # Safety
+// `options` NULL or live; `reason` NULL or NUL-terminated.
+mqttkit_result mqttkit_disconnect_options_set_reason_string(mqttkit_disconnect_options_t *options, const char *reason);
+
+// Server Reference (copied): another server to use, as MQTT 5 allows in DISCONNECT.
+//
+// # Safety
+// `options` NULL or live; `server` NULL or NUL-terminated.
+mqttkit_result mqttkit_disconnect_options_set_server_reference(mqttkit_disconnect_options_t *options, const char *server);
+
+// Adds a user property to the DISCONNECT (both strings copied; sent in call order).
+//
+// # Safety
+// `options` NULL or live; `name` and `value` NULL or NUL-terminated.
+mqttkit_result mqttkit_disconnect_options_add_user_property(mqttkit_disconnect_options_t *options, const char *name, const char *value);
 
 // Creates a client from `options` (which may be freed right after) and writes it to
 // `*client_out`. Nothing connects until `mqttkit_client_connect[_sync]`. Starts the
@@ -352,181 +651,6 @@ bool mqttkit_client_is_connected(const mqttkit_client_t *client);
 // # Safety
 // `client` NULL or live.
 uint64_t mqttkit_client_dropped_messages(const mqttkit_client_t *client);
-
-// Connects and reports the CONNACK to `callback` (`session_present`, `reason_code`).
-// With `callback` NULL it is fire-and-forget: the result arrives as a connected or error
-// event, and failed attempts are retried according to the reconnect policy.
-//
-// Asynchronous functions return `MQTTKIT_RESULT_OK` when the operation was started: the
-// callback then runs exactly once, on the client's dispatch thread (possibly before the
-// function has returned to its caller, never inside it). Only invalid arguments
-// (`MQTTKIT_RESULT_NULL_PARAMETER`, `MQTTKIT_RESULT_INVALID_ARGUMENT`) and a shut-down
-// client (`MQTTKIT_RESULT_CHANNEL_CLOSED`) are returned directly, and then the callback
-// never runs; every other failure (network, timeout, refusal, ...) goes to the callback.
-//
-// # Safety
-// `client` NULL or live.
-mqttkit_result mqttkit_client_connect(const mqttkit_client_t *client, mqttkit_completion_cb callback, void *user_data);
-
-// Connects and waits for the CONNACK, at most `timeout_ms` (0: the client's connect
-// timeout). On success writes `*session_present` (may be NULL). A refusal is
-// `MQTTKIT_RESULT_CONNECTION_REFUSED`, an unreachable server `MQTTKIT_RESULT_NETWORK`.
-//
-// Blocking functions (`_sync`) may be called from any thread, including callbacks; inside
-// a callback, events queue up meanwhile and a full event queue holds the connection until
-// the call times out, so prefer the asynchronous forms there.
-//
-// # Safety
-// `client` NULL or live; `session_present` NULL or writable.
-mqttkit_result mqttkit_client_connect_sync(const mqttkit_client_t *client, uint32_t timeout_ms, bool *session_present);
-
-// Disconnects (normal DISCONNECT, no will, no reconnect) and reports to `callback` once the
-// connection is closed; NULL `callback`: fire-and-forget (a disconnected event follows).
-// The client may connect again afterwards. Allowed from inside any callback.
-//
-// # Safety
-// `client` NULL or live.
-mqttkit_result mqttkit_client_disconnect(const mqttkit_client_t *client, mqttkit_completion_cb callback, void *user_data);
-
-// Disconnects and waits until the connection is closed, at most `timeout_ms` (0: the
-// client's auth timeout, 10 s by default).
-//
-// # Safety
-// `client` NULL or live.
-mqttkit_result mqttkit_client_disconnect_sync(const mqttkit_client_t *client, uint32_t timeout_ms);
-
-// Publishes `payload_len` bytes at `payload` (copied; NULL allowed with length 0) to
-// `topic` (copied) with `qos` 0..2 and `retain`, plus optional MQTT 5 properties from
-// `options` (may be NULL; copied). `callback` gets the acknowledgement (PUBACK for QoS 1,
-// PUBCOMP for QoS 2, hand-over to the connection for QoS 0) with `packet_id` and
-// `reason_code`. NULL `callback`: fire-and-forget — QoS 1/2 acknowledgements arrive as
-// published events, failures as error events. Messages are sent in call order. While the
-// client reconnects, messages wait in the offline buffer.
-//
-// # Safety
-// `client` NULL or live; `topic` NUL-terminated; `payload` readable for `payload_len`;
-// `options` NULL or live.
-mqttkit_result mqttkit_client_publish(const mqttkit_client_t *client, const char *topic, const uint8_t *payload, size_t payload_len, int32_t qos, bool retain, const mqttkit_publish_options_t *options, mqttkit_completion_cb callback, void *user_data);
-
-// Publishes and waits for the acknowledgement, at most `timeout_ms` (0: the client's
-// publish timeout). On success writes the packet identifier to `*packet_id` (0 for QoS 0;
-// may be NULL). A refusal by the server is `MQTTKIT_RESULT_PUBLISH_FAILED`.
-//
-// # Safety
-// As `mqttkit_client_publish`; `packet_id` NULL or writable.
-mqttkit_result mqttkit_client_publish_sync(const mqttkit_client_t *client, const char *topic, const uint8_t *payload, size_t payload_len, int32_t qos, bool retain, const mqttkit_publish_options_t *options, uint32_t timeout_ms, uint16_t *packet_id);
-
-// Subscribes to `filter` (copied) with maximum `qos` and reports the SUBACK to `callback`
-// (`reason_codes[0]`: the granted QoS). A refusal completes with
-// `MQTTKIT_RESULT_SUBSCRIBE_FAILED`. NULL `callback`: fire-and-forget (subscribed event).
-//
-// # Safety
-// `client` NULL or live; `filter` NUL-terminated.
-mqttkit_result mqttkit_client_subscribe(const mqttkit_client_t *client, const char *filter, int32_t qos, mqttkit_completion_cb callback, void *user_data);
-
-// Subscribes and waits for the SUBACK, at most `timeout_ms` (0: the client's subscribe
-// timeout). On success writes the granted QoS to `*granted_qos` (may be NULL).
-//
-// # Safety
-// `client` NULL or live; `filter` NUL-terminated; `granted_qos` NULL or writable.
-mqttkit_result mqttkit_client_subscribe_sync(const mqttkit_client_t *client, const char *filter, int32_t qos, uint32_t timeout_ms, uint8_t *granted_qos);
-
-// Unsubscribes from `filter` (copied) and reports the UNSUBACK to `callback`. NULL
-// `callback`: fire-and-forget (unsubscribed event).
-//
-// # Safety
-// `client` NULL or live; `filter` NUL-terminated.
-mqttkit_result mqttkit_client_unsubscribe(const mqttkit_client_t *client, const char *filter, mqttkit_completion_cb callback, void *user_data);
-
-// Unsubscribes and waits for the UNSUBACK, at most `timeout_ms` (0: the client's
-// unsubscribe timeout).
-//
-// # Safety
-// `client` NULL or live; `filter` NUL-terminated.
-mqttkit_result mqttkit_client_unsubscribe_sync(const mqttkit_client_t *client, const char *filter, uint32_t timeout_ms);
-
-// Sends PINGREQ and reports the PINGRESP to `callback` (`round_trip_us`). NULL `callback`:
-// fire-and-forget (ping event).
-//
-// # Safety
-// `client` NULL or live.
-mqttkit_result mqttkit_client_ping(const mqttkit_client_t *client, mqttkit_completion_cb callback, void *user_data);
-
-// Pings and waits for the PINGRESP, at most `timeout_ms` (0: the client's ping timeout).
-// On success writes the round trip in microseconds to `*round_trip_us` (may be NULL).
-//
-// # Safety
-// `client` NULL or live; `round_trip_us` NULL or writable.
-mqttkit_result mqttkit_client_ping_sync(const mqttkit_client_t *client, uint32_t timeout_ms, uint64_t *round_trip_us);
-
-// MQTT 5 enhanced authentication: sends AUTH with reason `reauthenticate` (0x19) when
-// `reauthenticate` is true, else Continue authentication (0x18), with `method` (copied)
-// and optional `data` (copied; NULL with `len` 0 for none), and reports the server's
-// answer to `callback` (`reason_code`; an AUTH Continue also arrives as an auth event).
-// MQTT 3.1.1 clients get `MQTTKIT_RESULT_INVALID_ARGUMENT`. `callback` may be NULL: the
-// result is then discarded.
-//
-// # Safety
-// `client` NULL or live; `method` NUL-terminated; `data` readable for `len`.
-mqttkit_result mqttkit_client_auth(const mqttkit_client_t *client, bool reauthenticate, const char *method, const uint8_t *data, size_t len, mqttkit_completion_cb callback, void *user_data);
-
-// `mqttkit_client_auth`, blocking at most `timeout_ms` (0: the client's auth timeout). On
-// success writes the server's reason code to `*reason_code` (may be NULL).
-//
-// # Safety
-// As `mqttkit_client_auth`; `reason_code` NULL or writable.
-mqttkit_result mqttkit_client_auth_sync(const mqttkit_client_t *client, bool reauthenticate, const char *method, const uint8_t *data, size_t len, uint32_t timeout_ms, uint8_t *reason_code);
-
-// Subscribes to `count` filters in one SUBSCRIBE, each with its own options, and reports
-// the SUBACK to `callback` (`reason_codes`: one per filter). `subscription_identifier`
-// (MQTT 5; 0 for none) is echoed in matching messages
-// (`mqttkit_message_subscription_identifier`). A refusal of any filter completes with
-// `MQTTKIT_RESULT_SUBSCRIBE_FAILED` (with every reason code). NULL `callback`:
-// fire-and-forget (subscribed event).
-//
-// # Safety
-// `client` NULL or live; `subscriptions` readable for `count` entries whose filters are
-// NUL-terminated.
-mqttkit_result mqttkit_client_subscribe_many(const mqttkit_client_t *client, const mqttkit_subscription_t *subscriptions, size_t count, uint32_t subscription_identifier, mqttkit_completion_cb callback, void *user_data);
-
-// `mqttkit_client_subscribe_many`, blocking at most `timeout_ms` (0: the client's subscribe
-// timeout). On success writes one reason code (granted QoS) per filter to
-// `reason_codes_out` (room for `count` bytes; may be NULL).
-//
-// # Safety
-// As `mqttkit_client_subscribe_many`; `reason_codes_out` NULL or writable for `count` bytes.
-mqttkit_result mqttkit_client_subscribe_many_sync(const mqttkit_client_t *client, const mqttkit_subscription_t *subscriptions, size_t count, uint32_t subscription_identifier, uint32_t timeout_ms, uint8_t *reason_codes_out);
-
-// Unsubscribes from `count` filters (copied) in one UNSUBSCRIBE and reports the UNSUBACK
-// to `callback` (`reason_codes`: one per filter on MQTT 5). `callback` may be NULL: the
-// result is then discarded.
-//
-// # Safety
-// `client` NULL or live; `filters` readable for `count` NUL-terminated strings.
-mqttkit_result mqttkit_client_unsubscribe_many(const mqttkit_client_t *client, const char *const *filters, size_t count, mqttkit_completion_cb callback, void *user_data);
-
-// `mqttkit_client_unsubscribe_many`, blocking at most `timeout_ms` (0: the client's
-// unsubscribe timeout).
-//
-// # Safety
-// As `mqttkit_client_unsubscribe_many`.
-mqttkit_result mqttkit_client_unsubscribe_many_sync(const mqttkit_client_t *client, const char *const *filters, size_t count, uint32_t timeout_ms);
-
-// Disconnects with an MQTT 5 DISCONNECT reason code (e.g. 0x04, Disconnect with Will
-// Message: the server publishes the will) and reports to `callback` once the connection is
-// closed. A code DISCONNECT cannot carry is `MQTTKIT_RESULT_INVALID_ARGUMENT`. `callback`
-// may be NULL: the result is then discarded.
-//
-// # Safety
-// `client` NULL or live.
-mqttkit_result mqttkit_client_disconnect_with_reason(const mqttkit_client_t *client, uint8_t reason_code, mqttkit_completion_cb callback, void *user_data);
-
-// `mqttkit_client_disconnect_with_reason`, blocking at most `timeout_ms` (0: the client's
-// auth timeout).
-//
-// # Safety
-// `client` NULL or live.
-mqttkit_result mqttkit_client_disconnect_with_reason_sync(const mqttkit_client_t *client, uint8_t reason_code, uint32_t timeout_ms);
 
 // A static, NUL-terminated name for `result`: `"OK"`, `"TIMEOUT"`, ..., `"NULL_PARAMETER"`,
 // `"PANIC"`; `"UNKNOWN"` for a number that is not a result. Never NULL; do not free.
@@ -815,6 +939,138 @@ mqttkit_message_t *mqttkit_message_copy(const mqttkit_message_t *message);
 // `message` NULL or a copy from `mqttkit_message_copy`, not used afterwards.
 void mqttkit_message_free(mqttkit_message_t *message);
 
+// Connects and reports the CONNACK to `callback` (`session_present`, `reason_code`), at
+// most `timeout_ms` after the call (0: the client's connect timeout, `MQTTKIT_NO_TIMEOUT`:
+// no limit). With `callback` NULL it is fire-and-forget (`timeout_ms` is not used): the
+// result arrives as a connected or error event, and failed attempts are retried according
+// to the reconnect policy.
+//
+// Asynchronous functions return `MQTTKIT_RESULT_OK` once the operation was handed to the
+// connection (operations go out in call order; while the client's command queue is full
+// the call waits for room, at most 10 s): the callback then runs exactly once, on the
+// client's dispatch thread (possibly before the function has returned to its caller, never
+// inside it). Only invalid arguments (`MQTTKIT_RESULT_NULL_PARAMETER`,
+// `MQTTKIT_RESULT_INVALID_ARGUMENT`) and a shut-down client
+// (`MQTTKIT_RESULT_CHANNEL_CLOSED`) are returned directly, and then the callback never
+// runs; every other failure (network, timeout, refusal, ...) goes to the callback.
+//
+// # Safety
+// `client` NULL or live.
+mqttkit_result mqttkit_client_connect(const mqttkit_client_t *client, uint32_t timeout_ms, mqttkit_completion_cb callback, void *user_data);
+
+// Connects and waits for the CONNACK, at most `timeout_ms` (0: the client's connect
+// timeout, `MQTTKIT_NO_TIMEOUT`: no limit). On success writes `*session_present` (may be
+// NULL). A refusal is `MQTTKIT_RESULT_CONNECTION_REFUSED`, an unreachable server
+// `MQTTKIT_RESULT_NETWORK`.
+//
+// Blocking functions (`_sync`) may be called from any thread, including callbacks; inside
+// a callback, events queue up meanwhile and a full event queue holds the connection until
+// the call times out, so prefer the asynchronous forms there.
+//
+// # Safety
+// `client` NULL or live; `session_present` NULL or writable.
+mqttkit_result mqttkit_client_connect_sync(const mqttkit_client_t *client, uint32_t timeout_ms, bool *session_present);
+
+// Disconnects (normal DISCONNECT, no will, no reconnect) and reports to `callback` once the
+// connection is closed, at most `timeout_ms` after the call (0: the client's auth timeout,
+// 10 s by default; `MQTTKIT_NO_TIMEOUT`: no limit). NULL `callback`: fire-and-forget (a
+// disconnected event follows). The client may connect again afterwards. Allowed from
+// inside any callback.
+//
+// # Safety
+// `client` NULL or live.
+mqttkit_result mqttkit_client_disconnect(const mqttkit_client_t *client, uint32_t timeout_ms, mqttkit_completion_cb callback, void *user_data);
+
+// Disconnects and waits until the connection is closed, at most `timeout_ms` (0: the
+// client's auth timeout, 10 s by default; `MQTTKIT_NO_TIMEOUT`: no limit).
+//
+// # Safety
+// `client` NULL or live.
+mqttkit_result mqttkit_client_disconnect_sync(const mqttkit_client_t *client, uint32_t timeout_ms);
+
+// Disconnects with an MQTT 5 DISCONNECT reason code (e.g. 0x04, Disconnect with Will
+// Message: the server publishes the will) and the properties in `options` (NULL for none;
+// copied: Session Expiry Interval, Reason String, User Properties, Server Reference), and
+// reports to `callback` once the connection is closed, at most `timeout_ms` after the call
+// (as `mqttkit_client_disconnect`). A code DISCONNECT cannot carry is
+// `MQTTKIT_RESULT_INVALID_ARGUMENT`. NULL `callback`: fire-and-forget (a disconnected
+// event follows).
+//
+// # Safety
+// `client` NULL or live; `options` NULL or live.
+mqttkit_result mqttkit_client_disconnect_with_reason(const mqttkit_client_t *client, uint8_t reason_code, const mqttkit_disconnect_options_t *options, uint32_t timeout_ms, mqttkit_completion_cb callback, void *user_data);
+
+// `mqttkit_client_disconnect_with_reason`, blocking at most `timeout_ms` (0: the client's
+// auth timeout; `MQTTKIT_NO_TIMEOUT`: no limit).
+//
+// # Safety
+// `client` NULL or live; `options` NULL or live.
+mqttkit_result mqttkit_client_disconnect_with_reason_sync(const mqttkit_client_t *client, uint8_t reason_code, const mqttkit_disconnect_options_t *options, uint32_t timeout_ms);
+
+// Publishes `payload_len` bytes at `payload` (copied; NULL allowed with length 0) to
+// `topic` (copied) with `qos` 0..2 and `retain`, plus optional MQTT 5 properties from
+// `options` (may be NULL; copied). `callback` gets the acknowledgement (PUBACK for QoS 1,
+// PUBCOMP for QoS 2, hand-over to the connection for QoS 0) with `packet_id` and
+// `reason_code`, or `MQTTKIT_RESULT_TIMEOUT` when none came within `timeout_ms` (0: the
+// client's publish timeout, `MQTTKIT_NO_TIMEOUT`: no limit). NULL `callback`:
+// fire-and-forget (`timeout_ms` not used) — QoS 1/2 acknowledgements arrive as published
+// events, failures as error events. Messages are sent in call order. While the client
+// reconnects, messages wait in the offline buffer.
+//
+// # Safety
+// `client` NULL or live; `topic` NUL-terminated; `payload` readable for `payload_len`;
+// `options` NULL or live.
+mqttkit_result mqttkit_client_publish(const mqttkit_client_t *client, const char *topic, const uint8_t *payload, size_t payload_len, int32_t qos, bool retain, const mqttkit_publish_options_t *options, uint32_t timeout_ms, mqttkit_completion_cb callback, void *user_data);
+
+// Publishes and waits for the acknowledgement, at most `timeout_ms` (0: the client's
+// publish timeout, `MQTTKIT_NO_TIMEOUT`: no limit). On success writes the packet
+// identifier to `*packet_id` (0 for QoS 0; may be NULL). A refusal by the server is
+// `MQTTKIT_RESULT_PUBLISH_FAILED`.
+//
+// # Safety
+// As `mqttkit_client_publish`; `packet_id` NULL or writable.
+mqttkit_result mqttkit_client_publish_sync(const mqttkit_client_t *client, const char *topic, const uint8_t *payload, size_t payload_len, int32_t qos, bool retain, const mqttkit_publish_options_t *options, uint32_t timeout_ms, uint16_t *packet_id);
+
+// Sends PINGREQ and reports the PINGRESP to `callback` (`round_trip_us`), or
+// `MQTTKIT_RESULT_TIMEOUT` when none came within `timeout_ms` (0: the client's ping
+// timeout, `MQTTKIT_NO_TIMEOUT`: no limit). NULL `callback`: fire-and-forget (ping event).
+//
+// # Safety
+// `client` NULL or live.
+mqttkit_result mqttkit_client_ping(const mqttkit_client_t *client, uint32_t timeout_ms, mqttkit_completion_cb callback, void *user_data);
+
+// Pings and waits for the PINGRESP, at most `timeout_ms` (0: the client's ping timeout,
+// `MQTTKIT_NO_TIMEOUT`: no limit). On success writes the round trip in microseconds to
+// `*round_trip_us` (may be NULL).
+//
+// # Safety
+// `client` NULL or live; `round_trip_us` NULL or writable.
+mqttkit_result mqttkit_client_ping_sync(const mqttkit_client_t *client, uint32_t timeout_ms, uint64_t *round_trip_us);
+
+// MQTT 5 enhanced authentication: sends AUTH with reason Re-authenticate (0x19) when
+// `reauthenticate` is true, else Continue authentication (0x18), with `method` (copied)
+// and optional `data` (copied; NULL with `len` 0 for none), and reports the server's
+// answer to `callback` (`reason_code`; an AUTH Continue also arrives as an auth event),
+// or `MQTTKIT_RESULT_TIMEOUT` when none came within `timeout_ms` (0: the client's auth
+// timeout, `MQTTKIT_NO_TIMEOUT`: no limit). A re-authentication with `method` NULL (and no
+// data) is run by the authenticator of the client options
+// (`mqttkit_client_options_set_authenticator`), which answers every challenge; it
+// completes on the server's AUTH Success. MQTT 3.1.1 clients get
+// `MQTTKIT_RESULT_INVALID_ARGUMENT`. NULL `callback`: fire-and-forget (the server's
+// answers arrive as auth events, failures as error events).
+//
+// # Safety
+// `client` NULL or live; `method` NULL or NUL-terminated; `data` readable for `len`.
+mqttkit_result mqttkit_client_auth(const mqttkit_client_t *client, bool reauthenticate, const char *method, const uint8_t *data, size_t len, uint32_t timeout_ms, mqttkit_completion_cb callback, void *user_data);
+
+// `mqttkit_client_auth`, blocking at most `timeout_ms` (0: the client's auth timeout,
+// `MQTTKIT_NO_TIMEOUT`: no limit). On success writes the server's reason code to
+// `*reason_code` (may be NULL).
+//
+// # Safety
+// As `mqttkit_client_auth`; `reason_code` NULL or writable.
+mqttkit_result mqttkit_client_auth_sync(const mqttkit_client_t *client, bool reauthenticate, const char *method, const uint8_t *data, size_t len, uint32_t timeout_ms, uint8_t *reason_code);
+
 // Creates options for a client of the broker at `url` (`mqtt://host:port`; `host:port`
 // alone means `mqtt://`; user name and password may be given in the URL). Returns NULL when
 // `url` is NULL or not UTF-8 (see `mqttkit_last_error`); the URL itself is checked by
@@ -1002,7 +1258,8 @@ mqttkit_result mqttkit_client_options_set_client_id(mqttkit_client_options_t *op
 mqttkit_result mqttkit_client_options_set_credentials(mqttkit_client_options_t *options, const char *username, const uint8_t *password, size_t password_len);
 
 // Will message (topic and payload copied), published by the server if this client
-// disappears. `qos` 0..2.
+// disappears. `qos` 0..2. Replaces an earlier will; its MQTT 5 properties are set with the
+// `mqttkit_client_options_set_will_*` functions, in any order.
 //
 // # Safety
 // `options` live; `topic` NUL-terminated; `payload` readable for `payload_len`.
@@ -1089,6 +1346,141 @@ mqttkit_result mqttkit_auth_data_set(mqttkit_auth_data_t *out, const uint8_t *da
 // `options` live; `method` NUL-terminated; `authenticator` NULL or readable.
 mqttkit_result mqttkit_client_options_set_authenticator(mqttkit_client_options_t *options, const char *method, const mqttkit_authenticator_t *authenticator, void *user_data);
 
+// Subscribes to `filter` (copied) with maximum `qos` and reports the SUBACK to `callback`
+// (`reason_codes[0]`: the granted QoS), or `MQTTKIT_RESULT_TIMEOUT` when none came within
+// `timeout_ms` (0: the client's subscribe timeout, `MQTTKIT_NO_TIMEOUT`: no limit). A
+// refusal completes with `MQTTKIT_RESULT_SUBSCRIBE_FAILED`. NULL `callback`:
+// fire-and-forget (subscribed event).
+//
+// # Safety
+// `client` NULL or live; `filter` NUL-terminated.
+mqttkit_result mqttkit_client_subscribe(const mqttkit_client_t *client, const char *filter, int32_t qos, uint32_t timeout_ms, mqttkit_completion_cb callback, void *user_data);
+
+// Subscribes and waits for the SUBACK, at most `timeout_ms` (0: the client's subscribe
+// timeout, `MQTTKIT_NO_TIMEOUT`: no limit). On success writes the granted QoS to
+// `*granted_qos` (may be NULL).
+//
+// # Safety
+// `client` NULL or live; `filter` NUL-terminated; `granted_qos` NULL or writable.
+mqttkit_result mqttkit_client_subscribe_sync(const mqttkit_client_t *client, const char *filter, int32_t qos, uint32_t timeout_ms, uint8_t *granted_qos);
+
+// Unsubscribes from `filter` (copied) and reports the UNSUBACK to `callback`, or
+// `MQTTKIT_RESULT_TIMEOUT` when none came within `timeout_ms` (0: the client's unsubscribe
+// timeout, `MQTTKIT_NO_TIMEOUT`: no limit). NULL `callback`: fire-and-forget
+// (unsubscribed event).
+//
+// # Safety
+// `client` NULL or live; `filter` NUL-terminated.
+mqttkit_result mqttkit_client_unsubscribe(const mqttkit_client_t *client, const char *filter, uint32_t timeout_ms, mqttkit_completion_cb callback, void *user_data);
+
+// Unsubscribes and waits for the UNSUBACK, at most `timeout_ms` (0: the client's
+// unsubscribe timeout, `MQTTKIT_NO_TIMEOUT`: no limit).
+//
+// # Safety
+// `client` NULL or live; `filter` NUL-terminated.
+mqttkit_result mqttkit_client_unsubscribe_sync(const mqttkit_client_t *client, const char *filter, uint32_t timeout_ms);
+
+// Subscribes to `count` filters in one SUBSCRIBE, each with its own options, with the
+// MQTT 5 properties in `options` (NULL for none; copied: Subscription Identifier, echoed
+// in matching messages as `mqttkit_message_subscription_identifier`, and User
+// Properties), and reports the SUBACK to `callback` (`reason_codes`: one per filter), or
+// `MQTTKIT_RESULT_TIMEOUT` when none came within `timeout_ms` (0: the client's subscribe
+// timeout, `MQTTKIT_NO_TIMEOUT`: no limit). A refusal of any filter completes with
+// `MQTTKIT_RESULT_SUBSCRIBE_FAILED` (with every reason code). NULL `callback`:
+// fire-and-forget (subscribed event).
+//
+// # Safety
+// `client` NULL or live; `subscriptions` readable for `count` entries whose filters are
+// NUL-terminated; `options` NULL or live.
+mqttkit_result mqttkit_client_subscribe_many(const mqttkit_client_t *client, const mqttkit_subscription_t *subscriptions, size_t count, const mqttkit_subscribe_options_t *options, uint32_t timeout_ms, mqttkit_completion_cb callback, void *user_data);
+
+// `mqttkit_client_subscribe_many`, blocking at most `timeout_ms` (0: the client's subscribe
+// timeout, `MQTTKIT_NO_TIMEOUT`: no limit). On success writes one reason code (granted
+// QoS) per filter to `reason_codes_out` (room for `count` bytes; may be NULL).
+//
+// # Safety
+// As `mqttkit_client_subscribe_many`; `reason_codes_out` NULL or writable for `count` bytes.
+mqttkit_result mqttkit_client_subscribe_many_sync(const mqttkit_client_t *client, const mqttkit_subscription_t *subscriptions, size_t count, const mqttkit_subscribe_options_t *options, uint32_t timeout_ms, uint8_t *reason_codes_out);
+
+// Unsubscribes from `count` filters (copied) in one UNSUBSCRIBE with the MQTT 5 User
+// Properties in `options` (NULL for none; copied), and reports the UNSUBACK to `callback`
+// (`reason_codes`: one per filter on MQTT 5), or `MQTTKIT_RESULT_TIMEOUT` when none came
+// within `timeout_ms` (0: the client's unsubscribe timeout, `MQTTKIT_NO_TIMEOUT`: no
+// limit). NULL `callback`: fire-and-forget (unsubscribed event).
+//
+// # Safety
+// `client` NULL or live; `filters` readable for `count` NUL-terminated strings; `options`
+// NULL or live.
+mqttkit_result mqttkit_client_unsubscribe_many(const mqttkit_client_t *client, const char *const *filters, size_t count, const mqttkit_unsubscribe_options_t *options, uint32_t timeout_ms, mqttkit_completion_cb callback, void *user_data);
+
+// `mqttkit_client_unsubscribe_many`, blocking at most `timeout_ms` (0: the client's
+// unsubscribe timeout, `MQTTKIT_NO_TIMEOUT`: no limit).
+//
+// # Safety
+// As `mqttkit_client_unsubscribe_many`.
+mqttkit_result mqttkit_client_unsubscribe_many_sync(const mqttkit_client_t *client, const char *const *filters, size_t count, const mqttkit_unsubscribe_options_t *options, uint32_t timeout_ms);
+
+// Trusts the CA certificates in `len` bytes of PEM at `pem` (one or more certificates;
+// copied). May be called several times, also together with
+// `mqttkit_client_options_add_tls_ca_file`: every CA added is trusted, and only those
+// (not the Mozilla roots any more).
+//
+// Returns `MQTTKIT_RESULT_INVALID_ARGUMENT` when the PEM holds no certificate or a broken
+// one (see `mqttkit_last_error`), `MQTTKIT_RESULT_NULL_PARAMETER` for NULL arguments.
+//
+// # Safety
+// `options` NULL or live; `pem` readable for `len` bytes.
+mqttkit_result mqttkit_client_options_add_tls_ca_pem(mqttkit_client_options_t *options, const uint8_t *pem, size_t len);
+
+// Trusts the CA certificates of the PEM file at `path` (read now). See
+// `mqttkit_client_options_add_tls_ca_pem`; an unreadable file is
+// `MQTTKIT_RESULT_INVALID_ARGUMENT` naming the path and the system error.
+//
+// # Safety
+// `options` NULL or live; `path` NULL or NUL-terminated.
+mqttkit_result mqttkit_client_options_add_tls_ca_file(mqttkit_client_options_t *options, const char *path);
+
+// Client certificate chain and its private key (PEM; PKCS#8, PKCS#1 or SEC1 key; both
+// copied) for mutual TLS. Replaces an earlier pair.
+//
+// Returns `MQTTKIT_RESULT_INVALID_ARGUMENT` when either cannot be read or the key does not
+// belong to the certificate (see `mqttkit_last_error`).
+//
+// # Safety
+// `options` NULL or live; `cert` readable for `cert_len` bytes, `key` for `key_len`.
+mqttkit_result mqttkit_client_options_set_tls_client_cert_pem(mqttkit_client_options_t *options, const uint8_t *cert, size_t cert_len, const uint8_t *key, size_t key_len);
+
+// `mqttkit_client_options_set_tls_client_cert_pem` with the certificate chain and the key
+// read now from the PEM files at `cert_path` and `key_path`.
+//
+// # Safety
+// `options` NULL or live; `cert_path` and `key_path` NULL or NUL-terminated.
+mqttkit_result mqttkit_client_options_set_tls_client_cert_file(mqttkit_client_options_t *options, const char *cert_path, const char *key_path);
+
+// The name the server certificate is verified against (copied), when it differs from the
+// URL's host. An invalid name fails at `mqttkit_client_new` with
+// `MQTTKIT_RESULT_INVALID_CONFIGURATION`.
+//
+// # Safety
+// `options` NULL or live; `server_name` NULL or NUL-terminated.
+mqttkit_result mqttkit_client_options_set_tls_server_name(mqttkit_client_options_t *options, const char *server_name);
+
+// Offers the ALPN protocol `protocol` (copied, 1..=255 bytes, e.g. "mqtt"), after those
+// added before.
+//
+// # Safety
+// `options` NULL or live; `protocol` NULL or NUL-terminated.
+mqttkit_result mqttkit_client_options_add_tls_alpn(mqttkit_client_options_t *options, const char *protocol);
+
+// Accept any server certificate (default false). Only for tests against self-signed
+// brokers: the connection is then encrypted but not authenticated.
+//
+// Returns `MQTTKIT_RESULT_NULL_PARAMETER` when `options` is NULL.
+//
+// # Safety
+// `options` NULL or live.
+mqttkit_result mqttkit_client_options_set_tls_insecure_skip_verify(mqttkit_client_options_t *options, bool insecure);
+
 // The version of the loaded library, e.g. "0.1.0" (static, never NULL, do not free).
 // Compare with the header's `MQTTKIT_VERSION` string macro (built from the three numeric macros) to detect a header/library mismatch.
 const char *mqttkit_version(void);
@@ -1098,66 +1490,54 @@ const char *mqttkit_version(void);
 // Nothing is printed to stderr.
 mqttkit_result mqttkit_debug_panic(void);
 
-// Creates a broker configuration with the defaults and writes it to `*config_out`. The
-// caller owns it and frees it with `mqttkit_broker_config_free`.
+// Will Delay Interval: seconds the server waits after the connection ends before it
+// publishes the will (a reconnect within that time cancels it).
+//
+// Returns `MQTTKIT_RESULT_NULL_PARAMETER` when `options` is NULL.
 //
 // # Safety
-// `config_out` NULL or writable.
-mqttkit_result mqttkit_broker_config_new(mqttkit_broker_config_t **config_out);
+// `options` must be NULL or a live options object.
+mqttkit_result mqttkit_client_options_set_will_delay_interval(mqttkit_client_options_t *options, uint32_t seconds);
 
-// Parses a TOML configuration (`toml`, NUL-terminated) and writes it to `*config_out`.
-// `MQTTKIT_RESULT_INVALID_CONFIGURATION` with line, column and reason in
-// `mqttkit_last_error` when it is invalid.
+// Payload Format Indicator of the will: true marks its payload as UTF-8 text.
+//
+// Returns `MQTTKIT_RESULT_NULL_PARAMETER` when `options` is NULL.
 //
 // # Safety
-// `toml` NUL-terminated; `config_out` NULL or writable.
-mqttkit_result mqttkit_broker_config_from_toml(const char *toml, mqttkit_broker_config_t **config_out);
+// `options` must be NULL or a live options object.
+mqttkit_result mqttkit_client_options_set_will_payload_utf8(mqttkit_client_options_t *options, bool utf8);
 
-// Frees a broker configuration. NULL is a no-op.
+// Message Expiry Interval of the will, in seconds.
+//
+// Returns `MQTTKIT_RESULT_NULL_PARAMETER` when `options` is NULL.
 //
 // # Safety
-// `config` NULL or live, not used afterwards.
-void mqttkit_broker_config_free(mqttkit_broker_config_t *config);
+// `options` must be NULL or a live options object.
+mqttkit_result mqttkit_client_options_set_will_message_expiry(mqttkit_client_options_t *options, uint32_t seconds);
 
-// Replaces the listeners by one TCP listener on `address` ("127.0.0.1:1883"; port 0 picks
-// a free port, see `mqttkit_broker_port`).
+// Content Type of the will (copied).
 //
 // # Safety
-// `config` NULL or live; `address` NUL-terminated.
-mqttkit_result mqttkit_broker_config_set_listener(mqttkit_broker_config_t *config, const char *address);
+// `options` NULL or live; `content_type` NULL or NUL-terminated.
+mqttkit_result mqttkit_client_options_set_will_content_type(mqttkit_client_options_t *options, const char *content_type);
 
-// Starts a broker with `config` (copied; may be freed afterwards): binds every listener,
-// then returns with the broker serving on mqttkit's runtime threads. Writes it to
-// `*broker_out`; the caller stops and frees it with `mqttkit_broker_free`.
-// `MQTTKIT_RESULT_INVALID_CONFIGURATION` for a configuration that cannot work,
-// `MQTTKIT_RESULT_NETWORK` when a listener cannot bind (address in use, ...). Blocks
-// until bound; do not call from a callback of a client of this process if it could wait.
+// Response Topic of the will (copied).
 //
 // # Safety
-// `config` NULL or live; `broker_out` NULL or writable.
-mqttkit_result mqttkit_broker_start(const mqttkit_broker_config_t *config, mqttkit_broker_t **broker_out);
+// `options` NULL or live; `topic` NULL or NUL-terminated.
+mqttkit_result mqttkit_client_options_set_will_response_topic(mqttkit_client_options_t *options, const char *topic);
 
-// The port of listener number `index` (0-based, in configuration order), e.g. the free port
-// picked for port 0; 0 when `broker` is NULL or `index` is out of range.
+// Correlation Data of the will (`len` bytes at `data`, copied; NULL allowed with 0).
 //
 // # Safety
-// `broker` NULL or live.
-uint16_t mqttkit_broker_port(const mqttkit_broker_t *broker, size_t index);
+// `options` NULL or live; `data` readable for `len` bytes.
+mqttkit_result mqttkit_client_options_set_will_correlation_data(mqttkit_client_options_t *options, const uint8_t *data, size_t len);
 
-// Writes a snapshot of the broker's counters to `*stats`.
+// Adds a user property to the will (both strings copied; added in call order).
 //
 // # Safety
-// `broker` NULL or live; `stats` NULL or writable.
-mqttkit_result mqttkit_broker_stats(const mqttkit_broker_t *broker, mqttkit_broker_stats_t *stats);
-
-// Stops the broker gracefully and frees it: stops accepting, sends DISCONNECT (Server
-// shutting down) to MQTT 5 clients, closes every connection, flushes storage and joins
-// the broker's tasks before returning. NULL is a no-op. Do not call from a callback of a
-// client connected to this broker if that client's callbacks could wait on the broker.
-//
-// # Safety
-// `broker` NULL or live, not used afterwards.
-void mqttkit_broker_free(mqttkit_broker_t *broker);
+// `options` NULL or live; `name` and `value` NULL or NUL-terminated.
+mqttkit_result mqttkit_client_options_add_will_user_property(mqttkit_client_options_t *options, const char *name, const char *value);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -16,11 +16,12 @@ use mqttkit::runtime::RuntimeUser;
 
 /// Configuration of an embedded broker. Opaque; create with `mqttkit_broker_config_new`
 /// (defaults: one listener on 127.0.0.1:1883, anonymous access, memory storage) or
-/// `mqttkit_broker_config_from_toml` (the format of `mqttkit broker --config`), free with
+/// `mqttkit_broker_config_from_toml` (the format of `mqttkit broker --config`), change
+/// with the `mqttkit_broker_config_set_*` / `_add_*` functions, free with
 /// `mqttkit_broker_config_free`. Not thread-safe.
 pub struct mqttkit_broker_config_t {
     #[cfg(feature = "broker")]
-    inner: BrokerConfig,
+    pub(crate) inner: BrokerConfig,
 }
 
 /// A running embedded broker. Opaque; create with `mqttkit_broker_start`, stop and free
@@ -62,8 +63,9 @@ pub struct mqttkit_broker_stats_t {
     pub expired: u64,
 }
 
+/// The failure of every broker function in a build without the broker.
 #[cfg(not(feature = "broker"))]
-fn unsupported() -> Failure {
+pub(crate) fn unsupported() -> Failure {
     Failure::new(
         mqttkit_result::MQTTKIT_RESULT_UNSUPPORTED,
         "this libmqttkit was built without the embedded broker (cargo feature \"broker\")",

@@ -6,11 +6,16 @@
 //! `cbindgen.toml`, whose header text documents threads, ownership and reentrancy).
 #![allow(non_camel_case_types)]
 
+pub mod broker;
+pub mod broker_config;
+pub mod call_options;
 pub mod client;
 pub mod error;
 pub mod events;
 pub mod ffi;
+pub mod operations;
 pub mod options;
+pub mod subscriptions;
+pub mod tls;
 pub mod version;
-
-pub mod broker;
+pub mod will;

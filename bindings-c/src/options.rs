@@ -9,7 +9,8 @@ use mqttkit::client::{
     AuthExchange, Authenticator, ClientOptions, ClientOptionsBuilder, OfflineBuffer, PublishOptions,
     ReconnectPolicy, Timeouts,
 };
-use mqttkit::protocol::{PayloadFormat, ProtocolVersion, Subscription, Will};
+use mqttkit::protocol::{PayloadFormat, ProtocolVersion, Subscription, Will, WillProperties};
+use mqttkit::transport::TlsOptions;
 
 use crate::error::{Failure, FfiResult, mqttkit_result};
 use crate::ffi::{UserData, arg_bytes, arg_qos};
@@ -26,6 +27,12 @@ type Step = Arc<dyn Fn(ClientOptionsBuilder) -> ClientOptionsBuilder + Send + Sy
 pub struct mqttkit_client_options_t {
     url: String,
     steps: Vec<Step>,
+    /// The will message, without its properties (`mqttkit_client_options_set_will`).
+    will: Option<Will>,
+    /// The will's MQTT 5 properties (`will.rs`), applied to the will at build time.
+    pub(crate) will_properties: WillProperties,
+    /// TLS settings (`tls.rs`), applied at build time.
+    pub(crate) tls: Option<TlsOptions>,
 }
 
 impl mqttkit_client_options_t {
@@ -35,12 +42,41 @@ impl mqttkit_client_options_t {
 
     /// Builds validated core options.
     pub(crate) fn build(&self) -> FfiResult<ClientOptions> {
-        let builder = self.steps.iter().fold(ClientOptions::builder(self.url.clone()), |b, step| step(b));
-        Ok(builder.build()?)
+        let mut builder = self.steps.iter().fold(ClientOptions::builder(self.url.clone()), |b, step| step(b));
+        match (&self.will, self.will_properties == WillProperties::default()) {
+            (Some(will), _) => {
+                let mut will = will.clone();
+                will.properties = self.will_properties.clone();
+                builder = builder.will(will);
+            }
+            (None, true) => {}
+            (None, false) => {
+                return Err(Failure::new(
+                    mqttkit_result::MQTTKIT_RESULT_INVALID_CONFIGURATION,
+                    "will properties are set but there is no will: call mqttkit_client_options_set_will",
+                ));
+            }
+        }
+        if let Some(tls) = &self.tls {
+            builder = builder.tls(tls.clone());
+        }
+        let options = builder.build()?;
+        if options.protocol_version() == ProtocolVersion::V311
+            && self.will_properties != WillProperties::default()
+        {
+            return Err(Failure::new(
+                mqttkit_result::MQTTKIT_RESULT_INVALID_CONFIGURATION,
+                "will properties are an MQTT 5 option; protocol_version is 3.1.1",
+            ));
+        }
+        Ok(options)
     }
 }
 
-fn opts_mut<'a>(options: *mut mqttkit_client_options_t) -> FfiResult<&'a mut mqttkit_client_options_t> {
+/// Borrows live client options mutably: NULL fails with `MQTTKIT_RESULT_NULL_PARAMETER`.
+pub(crate) fn opts_mut<'a>(
+    options: *mut mqttkit_client_options_t,
+) -> FfiResult<&'a mut mqttkit_client_options_t> {
     // SAFETY: the caller passes a live options object it does not use concurrently.
     unsafe { options.as_mut() }.ok_or_else(|| {
         Failure::new(mqttkit_result::MQTTKIT_RESULT_NULL_PARAMETER, "argument `options` is NULL")
@@ -63,7 +99,13 @@ fn ms(value: u64) -> Duration {
 pub unsafe extern "C" fn mqttkit_client_options_new(url: *const c_char) -> *mut mqttkit_client_options_t {
     crate::ffi_boundary! {
         match crate::ffi::arg_str(url, "url") {
-            Ok(url) => Box::into_raw(Box::new(mqttkit_client_options_t { url: url.to_owned(), steps: Vec::new() })),
+            Ok(url) => Box::into_raw(Box::new(mqttkit_client_options_t {
+                url: url.to_owned(),
+                steps: Vec::new(),
+                will: None,
+                will_properties: WillProperties::default(),
+                tls: None,
+            })),
             Err(failure) => {
                 crate::error::fail(failure);
                 std::ptr::null_mut()
@@ -493,7 +535,8 @@ pub unsafe extern "C" fn mqttkit_client_options_set_credentials(
 }
 
 /// Will message (topic and payload copied), published by the server if this client
-/// disappears. `qos` 0..2.
+/// disappears. `qos` 0..2. Replaces an earlier will; its MQTT 5 properties are set with the
+/// `mqttkit_client_options_set_will_*` functions, in any order.
 ///
 /// # Safety
 /// `options` live; `topic` NUL-terminated; `payload` readable for `payload_len`.
@@ -511,7 +554,7 @@ pub unsafe extern "C" fn mqttkit_client_options_set_will(
         let mut will = Will::new(check_str!(topic).to_owned(), Bytes::copy_from_slice(check_bytes!(payload, payload_len)));
         will.qos = arg_qos(qos)?;
         will.retain = retain;
-        options.push(move |b| b.will(will.clone()));
+        options.will = Some(will);
         Ok(())
     }
 }

@@ -71,7 +71,7 @@ static void *other_thread_last_error(void *arg) {
 }
 
 static void test_last_error_of_another_thread_is_empty(void) {
-    CHECK_RESULT(mqttkit_client_connect(NULL, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_connect(NULL, 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
     size_t len = 99;
     pthread_t t;
     pthread_create(&t, NULL, other_thread_last_error, &len);
@@ -94,19 +94,19 @@ static void test_null_arguments_are_refused(void) {
     CHECK_RESULT(mqttkit_client_options_validate(NULL), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_client_options_set_keep_alive(NULL, 5), MQTTKIT_RESULT_NULL_PARAMETER);
 
-    CHECK_RESULT(mqttkit_client_connect(NULL, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_connect(NULL, 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_client_connect_sync(NULL, 0, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
-    CHECK_RESULT(mqttkit_client_disconnect(NULL, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_disconnect(NULL, 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_client_disconnect_sync(NULL, 0), MQTTKIT_RESULT_NULL_PARAMETER);
-    CHECK_RESULT(mqttkit_client_publish(NULL, "t", NULL, 0, 0, false, NULL, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_publish(NULL, "t", NULL, 0, 0, false, NULL, 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_client_publish_sync(NULL, "t", NULL, 0, 0, false, NULL, 0, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
-    CHECK_RESULT(mqttkit_client_subscribe(NULL, "t", 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_subscribe(NULL, "t", 0, 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_client_subscribe_sync(NULL, "t", 0, 0, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
-    CHECK_RESULT(mqttkit_client_unsubscribe(NULL, "t", NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_unsubscribe(NULL, "t", 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_client_unsubscribe_sync(NULL, "t", 0), MQTTKIT_RESULT_NULL_PARAMETER);
-    CHECK_RESULT(mqttkit_client_ping(NULL, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_ping(NULL, 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_client_ping_sync(NULL, 0, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
-    CHECK_RESULT(mqttkit_client_auth(NULL, true, "m", NULL, 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_auth(NULL, true, "m", NULL, 0, 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_client_auth_sync(NULL, true, "m", NULL, 0, 0, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_client_set_message_callback(NULL, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK(!mqttkit_client_is_connected(NULL));
@@ -114,10 +114,16 @@ static void test_null_arguments_are_refused(void) {
 
     CHECK_OK(mqttkit_client_new(o, &c));
     CHECK(c != NULL);
-    CHECK_RESULT(mqttkit_client_publish(c, NULL, NULL, 0, 0, false, NULL, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
-    CHECK_RESULT(mqttkit_client_publish(c, "t", NULL, 4, 0, false, NULL, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_publish(c, NULL, NULL, 0, 0, false, NULL, 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_publish(c, "t", NULL, 4, 0, false, NULL, 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_client_subscribe_sync(c, NULL, 0, 0, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
-    CHECK_RESULT(mqttkit_client_auth(c, true, NULL, NULL, 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_auth(c, false, NULL, NULL, 0, 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_auth_sync(c, false, NULL, NULL, 0, 0, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_auth(c, true, NULL, (const uint8_t *)"x", 1, 0, NULL, NULL), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(mqttkit_client_subscribe_many(c, NULL, 1, NULL, 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_unsubscribe_many_sync(c, NULL, 1, NULL, 0), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_disconnect_with_reason(NULL, 0, NULL, 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_disconnect_with_reason_sync(NULL, 0, NULL, 0), MQTTKIT_RESULT_NULL_PARAMETER);
     mqttkit_client_free(c);
     mqttkit_client_options_free(o);
 
@@ -152,10 +158,10 @@ static void test_invalid_arguments(void) {
     CHECK_OK(mqttkit_client_options_validate(o));
     mqttkit_client_t *c = NULL;
     CHECK_OK(mqttkit_client_new(o, &c));
-    CHECK_RESULT(mqttkit_client_publish(c, "a/+", NULL, 0, 0, false, NULL, NULL, NULL), MQTTKIT_RESULT_INVALID_ARGUMENT);
-    CHECK_RESULT(mqttkit_client_publish(c, "a/b", NULL, 0, 3, false, NULL, NULL, NULL), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(mqttkit_client_publish(c, "a/+", NULL, 0, 0, false, NULL, 0, NULL, NULL), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(mqttkit_client_publish(c, "a/b", NULL, 0, 3, false, NULL, 0, NULL, NULL), MQTTKIT_RESULT_INVALID_ARGUMENT);
     CHECK_RESULT(mqttkit_client_publish_sync(c, "", NULL, 0, 0, false, NULL, 0, NULL), MQTTKIT_RESULT_INVALID_ARGUMENT);
-    CHECK_RESULT(mqttkit_client_subscribe(c, "a/#/b", 0, NULL, NULL), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(mqttkit_client_subscribe(c, "a/#/b", 0, 0, NULL, NULL), MQTTKIT_RESULT_INVALID_ARGUMENT);
     CHECK_RESULT(mqttkit_client_subscribe_sync(c, "a/b", 7, 0, NULL), MQTTKIT_RESULT_INVALID_ARGUMENT);
     CHECK_RESULT(mqttkit_client_subscribe_sync(c, bad_utf8, 0, 0, NULL), MQTTKIT_RESULT_INVALID_ARGUMENT);
     char detail[256];
@@ -219,6 +225,13 @@ static void test_every_option_setter(void) {
     CHECK_OK(mqttkit_client_options_set_timeouts(o, 1000, 1000, 1000, 1000, 1000, 1000));
     CHECK_OK(mqttkit_client_options_add_user_property(o, "k", "v"));
     CHECK_OK(mqttkit_client_options_add_auto_subscribe(o, "auto/#", 1));
+    CHECK_OK(mqttkit_client_options_set_will_delay_interval(o, 5));
+    CHECK_OK(mqttkit_client_options_set_will_payload_utf8(o, true));
+    CHECK_OK(mqttkit_client_options_set_will_message_expiry(o, 60));
+    CHECK_OK(mqttkit_client_options_set_will_content_type(o, "text/plain"));
+    CHECK_OK(mqttkit_client_options_set_will_response_topic(o, "will/reply"));
+    CHECK_OK(mqttkit_client_options_set_will_correlation_data(o, (const uint8_t *)"c", 1));
+    CHECK_OK(mqttkit_client_options_add_will_user_property(o, "wk", "wv"));
     CHECK_OK(mqttkit_client_options_validate(o));
     mqttkit_client_t *c = NULL;
     CHECK_OK(mqttkit_client_new(o, &c));
@@ -235,6 +248,123 @@ static void test_every_option_setter(void) {
     CHECK_OK(mqttkit_publish_options_set_topic_alias(p, 1));
     CHECK_OK(mqttkit_publish_options_add_user_property(p, "a", "b"));
     mqttkit_publish_options_free(p);
+
+    mqttkit_subscribe_options_t *so = mqttkit_subscribe_options_new();
+    CHECK(so != NULL);
+    CHECK_OK(mqttkit_subscribe_options_set_subscription_identifier(so, 268435455));
+    CHECK_RESULT(mqttkit_subscribe_options_set_subscription_identifier(so, 0), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(mqttkit_subscribe_options_set_subscription_identifier(so, 268435456), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    char detail[256];
+    mqttkit_last_error(detail, sizeof detail);
+    CHECK(strstr(detail, "subscription identifier") != NULL);
+    CHECK_OK(mqttkit_subscribe_options_add_user_property(so, "a", "b"));
+    CHECK_RESULT(mqttkit_subscribe_options_add_user_property(so, "a", NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    mqttkit_subscribe_options_free(so);
+    mqttkit_unsubscribe_options_t *uo = mqttkit_unsubscribe_options_new();
+    CHECK(uo != NULL);
+    CHECK_OK(mqttkit_unsubscribe_options_add_user_property(uo, "a", "b"));
+    mqttkit_unsubscribe_options_free(uo);
+    mqttkit_disconnect_options_t *d = mqttkit_disconnect_options_new();
+    CHECK(d != NULL);
+    CHECK_OK(mqttkit_disconnect_options_set_session_expiry_interval(d, 0));
+    CHECK_OK(mqttkit_disconnect_options_set_reason_string(d, "bye"));
+    CHECK_OK(mqttkit_disconnect_options_set_server_reference(d, "other:1883"));
+    CHECK_OK(mqttkit_disconnect_options_add_user_property(d, "a", "b"));
+    mqttkit_disconnect_options_free(d);
+}
+
+/* Options objects refuse NULL; every _free accepts it. */
+static void test_call_options_and_new_setters_refuse_null(void) {
+    CHECK_RESULT(mqttkit_subscribe_options_set_subscription_identifier(NULL, 1), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_subscribe_options_add_user_property(NULL, "a", "b"), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_unsubscribe_options_add_user_property(NULL, "a", "b"), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_disconnect_options_set_session_expiry_interval(NULL, 1), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_disconnect_options_set_reason_string(NULL, "x"), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_disconnect_options_set_server_reference(NULL, "x"), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_disconnect_options_add_user_property(NULL, "a", "b"), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_set_will_delay_interval(NULL, 1), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_set_will_payload_utf8(NULL, true), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_set_will_message_expiry(NULL, 1), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_set_will_content_type(NULL, "x"), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_set_will_response_topic(NULL, "x"), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_set_will_correlation_data(NULL, NULL, 0), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_add_will_user_property(NULL, "a", "b"), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_add_tls_ca_pem(NULL, NULL, 0), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_add_tls_ca_file(NULL, "x"), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_set_tls_client_cert_pem(NULL, NULL, 0, NULL, 0), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_set_tls_client_cert_file(NULL, "a", "b"), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_set_tls_server_name(NULL, "x"), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_add_tls_alpn(NULL, "mqtt"), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_set_tls_insecure_skip_verify(NULL, true), MQTTKIT_RESULT_NULL_PARAMETER);
+    mqttkit_client_options_t *o = mqttkit_client_options_new("mqtts://127.0.0.1:1");
+    CHECK_RESULT(mqttkit_client_options_set_will_content_type(o, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_set_will_correlation_data(o, NULL, 3), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_add_tls_ca_file(o, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_set_tls_client_cert_file(o, "a", NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_options_add_tls_alpn(o, ""), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    mqttkit_client_options_free(o);
+    mqttkit_subscribe_options_free(NULL);
+    mqttkit_unsubscribe_options_free(NULL);
+    mqttkit_disconnect_options_free(NULL);
+}
+
+/* Will properties need a will, and MQTT 5. */
+static void test_will_properties_need_a_v5_will(void) {
+    mqttkit_client_options_t *o = mqttkit_client_options_new("mqtt://127.0.0.1:1");
+    CHECK_OK(mqttkit_client_options_set_will_delay_interval(o, 5));
+    CHECK_RESULT(mqttkit_client_options_validate(o), MQTTKIT_RESULT_INVALID_CONFIGURATION);
+    char detail[256];
+    mqttkit_last_error(detail, sizeof detail);
+    CHECK(strstr(detail, "mqttkit_client_options_set_will") != NULL);
+    CHECK_OK(mqttkit_client_options_set_will(o, "w", NULL, 0, 0, false));
+    CHECK_OK(mqttkit_client_options_validate(o));
+    CHECK_OK(mqttkit_client_options_set_protocol_version(o, 4));
+    CHECK_RESULT(mqttkit_client_options_validate(o), MQTTKIT_RESULT_INVALID_CONFIGURATION);
+    mqttkit_last_error(detail, sizeof detail);
+    CHECK(strstr(detail, "MQTT 5") != NULL);
+    mqttkit_client_options_free(o);
+}
+
+/* Broken PEM texts and files fail at the setter with a message naming what was wrong; TLS
+ * settings need an mqtts:// URL. */
+static void test_tls_settings_errors(void) {
+    char detail[256];
+    mqttkit_client_options_t *o = mqttkit_client_options_new("mqtts://127.0.0.1:1");
+    const char broken[] = "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n";
+    CHECK_RESULT(mqttkit_client_options_add_tls_ca_pem(o, (const uint8_t *)broken, strlen(broken)),
+                 MQTTKIT_RESULT_INVALID_ARGUMENT);
+    mqttkit_last_error(detail, sizeof detail);
+    CHECK(strstr(detail, "CA certificate") != NULL);
+    const char none[] = "just text, no PEM";
+    CHECK_RESULT(mqttkit_client_options_add_tls_ca_pem(o, (const uint8_t *)none, strlen(none)),
+                 MQTTKIT_RESULT_INVALID_ARGUMENT);
+    mqttkit_last_error(detail, sizeof detail);
+    CHECK(strstr(detail, "no certificate") != NULL);
+    CHECK_RESULT(mqttkit_client_options_add_tls_ca_file(o, "/nonexistent/ca.pem"), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    mqttkit_last_error(detail, sizeof detail);
+    CHECK(strstr(detail, "/nonexistent/ca.pem") != NULL);
+    CHECK_RESULT(mqttkit_client_options_set_tls_client_cert_pem(o, (const uint8_t *)none, strlen(none),
+                                                                (const uint8_t *)none, strlen(none)),
+                 MQTTKIT_RESULT_INVALID_ARGUMENT);
+    mqttkit_last_error(detail, sizeof detail);
+    CHECK(strstr(detail, "client certificate") != NULL);
+    CHECK_RESULT(mqttkit_client_options_set_tls_client_cert_file(o, "/nonexistent/c.pem", "/nonexistent/k.pem"),
+                 MQTTKIT_RESULT_INVALID_ARGUMENT);
+    /* Failed setters leave nothing behind: the options still work. */
+    CHECK_OK(mqttkit_client_options_validate(o));
+    CHECK_OK(mqttkit_client_options_set_tls_server_name(o, "not a valid name!"));
+    CHECK_RESULT(mqttkit_client_options_validate(o), MQTTKIT_RESULT_INVALID_CONFIGURATION);
+    mqttkit_last_error(detail, sizeof detail);
+    CHECK(strstr(detail, "server name") != NULL);
+    mqttkit_client_options_free(o);
+
+    o = mqttkit_client_options_new("mqtt://127.0.0.1:1");
+    CHECK_OK(mqttkit_client_options_set_tls_insecure_skip_verify(o, true));
+    CHECK_OK(mqttkit_client_options_add_tls_alpn(o, "mqtt"));
+    CHECK_RESULT(mqttkit_client_options_validate(o), MQTTKIT_RESULT_INVALID_CONFIGURATION);
+    mqttkit_last_error(detail, sizeof detail);
+    CHECK(strstr(detail, "mqtts://") != NULL);
+    mqttkit_client_options_free(o);
 }
 
 static void test_panic_is_caught_at_the_boundary(void) {
@@ -272,6 +402,9 @@ int main(void) {
     RUN(test_invalid_arguments);
     RUN(test_invalid_configuration);
     RUN(test_every_option_setter);
+    RUN(test_call_options_and_new_setters_refuse_null);
+    RUN(test_will_properties_need_a_v5_will);
+    RUN(test_tls_settings_errors);
     RUN(test_panic_is_caught_at_the_boundary);
     RUN(test_operations_on_an_unconnected_client);
     return harness_summary();

@@ -84,11 +84,154 @@ static void test_broker_configuration_errors(void) {
     mqttkit_broker_free(first);
     mqttkit_broker_config_free(config);
 }
+static mqttkit_client_t *broker_client(mqttkit_broker_t *broker, size_t listener, const char *user, const char *password) {
+    char url[64];
+    snprintf(url, sizeof url, "mqtt://127.0.0.1:%u", mqttkit_broker_port(broker, listener));
+    mqttkit_client_options_t *o = mqttkit_client_options_new(url);
+    CHECK_OK(mqttkit_client_options_set_reconnect(o, false, 1000, 30000, 2.0, 0.2, 0));
+    if (user) CHECK_OK(mqttkit_client_options_set_credentials(o, user, (const uint8_t *)password, strlen(password)));
+    mqttkit_client_t *client = NULL;
+    CHECK_OK(mqttkit_client_new(o, &client));
+    mqttkit_client_options_free(o);
+    return client;
+}
+
+/* Every per-field setter; users, anonymous access, connection limit and listeners take
+ * effect. */
+static void test_broker_config_setters(void) {
+    mqttkit_broker_config_t *config = NULL;
+    CHECK_OK(mqttkit_broker_config_new(&config));
+    CHECK_OK(mqttkit_broker_config_set_listener(config, "127.0.0.1:0"));
+    CHECK_OK(mqttkit_broker_config_add_listener(config, "127.0.0.1:0"));
+    CHECK_OK(mqttkit_broker_config_set_max_connections(config, 1));
+    CHECK_OK(mqttkit_broker_config_set_max_packet_size(config, 4096));
+    CHECK_OK(mqttkit_broker_config_set_receive_maximum(config, 10));
+    CHECK_OK(mqttkit_broker_config_set_max_inflight(config, 10));
+    CHECK_OK(mqttkit_broker_config_set_max_queued(config, 100, 1 << 20));
+    CHECK_OK(mqttkit_broker_config_set_max_retained_messages(config, 100));
+    CHECK_OK(mqttkit_broker_config_set_max_expiry(config, 3600, UINT32_MAX));
+    CHECK_OK(mqttkit_broker_config_set_keep_alive_bounds(config, 5, 600));
+    CHECK_OK(mqttkit_broker_config_set_topic_alias_maximum(config, 8));
+    CHECK_OK(mqttkit_broker_config_set_connect_timeout(config, 5));
+    CHECK_OK(mqttkit_broker_config_set_max_client_id_len(config, 64));
+    CHECK_OK(mqttkit_broker_config_set_maximum_qos(config, 2));
+    CHECK_OK(mqttkit_broker_config_set_features(config, true, true, true, true));
+    CHECK_OK(mqttkit_broker_config_set_response_information_prefix(config, "reply/"));
+    CHECK_OK(mqttkit_broker_config_set_response_information_prefix(config, NULL));
+    CHECK_OK(mqttkit_broker_config_set_storage(config, MQTTKIT_DURABILITY_MEMORY, NULL, 0));
+    CHECK_OK(mqttkit_broker_config_set_allow_anonymous(config, false));
+    CHECK_OK(mqttkit_broker_config_add_user(config, "alice", "wonderland"));
+    mqttkit_broker_t *broker = NULL;
+    CHECK_OK(mqttkit_broker_start(config, &broker));
+    mqttkit_broker_config_free(config);
+    if (!broker) return;
+    CHECK(mqttkit_broker_port(broker, 1) > 0 && mqttkit_broker_port(broker, 1) != mqttkit_broker_port(broker, 0));
+
+    mqttkit_client_t *anonymous = broker_client(broker, 0, NULL, NULL);
+    CHECK_RESULT(mqttkit_client_connect_sync(anonymous, 10000, NULL), MQTTKIT_RESULT_CONNECTION_REFUSED);
+    mqttkit_client_free(anonymous);
+    mqttkit_client_t *wrong = broker_client(broker, 0, "alice", "rabbit");
+    CHECK_RESULT(mqttkit_client_connect_sync(wrong, 10000, NULL), MQTTKIT_RESULT_CONNECTION_REFUSED);
+    mqttkit_client_free(wrong);
+    mqttkit_client_t *alice = broker_client(broker, 1, "alice", "wonderland");
+    CHECK_OK(mqttkit_client_connect_sync(alice, 10000, NULL));
+    /* max_connections 1: a second connection is refused while alice is connected. */
+    mqttkit_client_t *second = broker_client(broker, 0, "alice", "wonderland");
+    CHECK_RESULT(mqttkit_client_connect_sync(second, 10000, NULL), MQTTKIT_RESULT_CONNECTION_REFUSED);
+    mqttkit_client_free(second);
+    mqttkit_client_free(alice);
+    mqttkit_broker_free(broker);
+    CHECK_OK(mqttkit_wait_idle(10000));
+}
+
+/* Bad values: refused by the setter when wrong on their own, by start when combined. */
+static void test_broker_config_setter_errors(void) {
+    mqttkit_broker_config_t *config = NULL;
+    CHECK_OK(mqttkit_broker_config_new(&config));
+    CHECK_RESULT(mqttkit_broker_config_set_max_packet_size(config, 10), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    char detail[256];
+    mqttkit_last_error(detail, sizeof detail);
+    CHECK(strstr(detail, "max_packet_size") != NULL);
+    CHECK_RESULT(mqttkit_broker_config_set_receive_maximum(config, 0), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(mqttkit_broker_config_set_max_inflight(config, 0), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(mqttkit_broker_config_set_max_queued(config, 0, 10), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(mqttkit_broker_config_set_connect_timeout(config, 0), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(mqttkit_broker_config_set_maximum_qos(config, 3), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(mqttkit_broker_config_set_storage(config, 7, NULL, 0), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    mqttkit_last_error(detail, sizeof detail);
+    CHECK(strstr(detail, "durability") != NULL);
+    CHECK_RESULT(mqttkit_broker_config_add_listener(config, "nowhere"), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    CHECK_OK(mqttkit_broker_config_add_user(config, "bob", "x"));
+    CHECK_RESULT(mqttkit_broker_config_add_user(config, "bob", "y"), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(mqttkit_broker_config_add_user(config, "", "y"), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    CHECK_OK(mqttkit_broker_config_set_listener(config, "127.0.0.1:0"));
+
+    mqttkit_broker_t *broker = NULL;
+    CHECK_OK(mqttkit_broker_config_set_keep_alive_bounds(config, 100, 10));
+    CHECK_RESULT(mqttkit_broker_start(config, &broker), MQTTKIT_RESULT_INVALID_CONFIGURATION);
+    mqttkit_last_error(detail, sizeof detail);
+    CHECK(strstr(detail, "keep_alive_min") != NULL);
+    CHECK_OK(mqttkit_broker_config_set_keep_alive_bounds(config, 0, 0));
+    CHECK_OK(mqttkit_broker_config_set_storage(config, MQTTKIT_DURABILITY_SYNC, NULL, 0));
+    CHECK_RESULT(mqttkit_broker_start(config, &broker), MQTTKIT_RESULT_INVALID_CONFIGURATION);
+    mqttkit_last_error(detail, sizeof detail);
+    CHECK(strstr(detail, "data_dir") != NULL);
+    CHECK(broker == NULL);
+    mqttkit_broker_config_free(config);
+}
+
+static void on_retained(void *ud, const mqttkit_message_t *m) {
+    inbox_t *inbox = ud;
+    pthread_mutex_lock(&inbox->w.lock);
+    if (mqttkit_message_retain(m)) inbox->messages++;
+    pthread_cond_broadcast(&inbox->w.changed);
+    pthread_mutex_unlock(&inbox->w.lock);
+}
+
+/* Durable storage in a data directory: a retained message survives a restart. */
+static void test_broker_durable_storage_survives_a_restart(void) {
+    char dir[] = "/tmp/mqttkit-c-broker-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    mqttkit_broker_config_t *config = NULL;
+    CHECK_OK(mqttkit_broker_config_new(&config));
+    CHECK_OK(mqttkit_broker_config_set_listener(config, "127.0.0.1:0"));
+    CHECK_OK(mqttkit_broker_config_set_storage(config, MQTTKIT_DURABILITY_SYNC, dir, 0));
+    mqttkit_broker_t *broker = NULL;
+    CHECK_OK(mqttkit_broker_start(config, &broker));
+    if (!broker) { mqttkit_broker_config_free(config); return; }
+    mqttkit_client_t *client = broker_client(broker, 0, NULL, NULL);
+    CHECK_OK(mqttkit_client_connect_sync(client, 10000, NULL));
+    CHECK_OK(mqttkit_client_publish_sync(client, "durable/t", (const uint8_t *)"kept", 4, 1, true, NULL, 10000, NULL));
+    mqttkit_client_free(client);
+    mqttkit_broker_free(broker);
+
+    CHECK_OK(mqttkit_broker_config_set_storage(config, MQTTKIT_DURABILITY_BATCHED, dir, 5));
+    CHECK_OK(mqttkit_broker_start(config, &broker));
+    mqttkit_broker_config_free(config);
+    if (!broker) return;
+    inbox_t inbox = {0};
+    waiter_init(&inbox.w);
+    client = broker_client(broker, 0, NULL, NULL);
+    CHECK_OK(mqttkit_client_set_message_callback(client, on_retained, &inbox));
+    CHECK_OK(mqttkit_client_connect_sync(client, 10000, NULL));
+    CHECK_OK(mqttkit_client_subscribe_sync(client, "durable/#", 1, 10000, NULL));
+    CHECK(WAIT_FOR(&inbox.w, 10000, inbox.messages == 1));
+    CHECK_OK(mqttkit_client_publish_sync(client, "durable/t", NULL, 0, 1, true, NULL, 10000, NULL));
+    mqttkit_client_free(client);
+    mqttkit_broker_free(broker);
+    waiter_destroy(&inbox.w);
+    char command[128];
+    snprintf(command, sizeof command, "rm -rf '%s'", dir);
+    CHECK(system(command) == 0);
+}
 #else
 static void test_broker_is_unsupported_in_this_build(void) {
     mqttkit_broker_config_t *config = NULL;
     CHECK_RESULT(mqttkit_broker_config_new(&config), MQTTKIT_RESULT_UNSUPPORTED);
     CHECK(config == NULL);
+    /* The setters cannot get a configuration in this build; a fake pointer is never read. */
+    CHECK_RESULT(mqttkit_broker_config_set_max_connections((mqttkit_broker_config_t *)&config, 1),
+                 MQTTKIT_RESULT_UNSUPPORTED);
 }
 #endif
 
@@ -97,6 +240,25 @@ static void test_broker_null_arguments(void) {
     CHECK_RESULT(mqttkit_broker_config_new(NULL), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_broker_config_from_toml(NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_broker_config_set_listener(NULL, "127.0.0.1:0"), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_add_listener(NULL, "127.0.0.1:0"), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_set_max_connections(NULL, 1), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_set_max_packet_size(NULL, 100), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_set_receive_maximum(NULL, 1), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_set_max_inflight(NULL, 1), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_set_max_queued(NULL, 1, 1), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_set_max_retained_messages(NULL, 1), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_set_max_expiry(NULL, 1, 1), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_set_keep_alive_bounds(NULL, 1, 2), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_set_topic_alias_maximum(NULL, 1), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_set_connect_timeout(NULL, 1), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_set_max_client_id_len(NULL, 1), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_set_maximum_qos(NULL, 1), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_set_features(NULL, true, true, true, true), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_set_response_information_prefix(NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_set_allow_anonymous(NULL, true), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_add_user(NULL, "u", "p"), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_add_user((mqttkit_broker_config_t *)&broker, NULL, "p"), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_set_storage(NULL, 0, NULL, 0), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_broker_start(NULL, &broker), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_broker_stats(NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK(mqttkit_broker_port(NULL, 0) == 0);
@@ -109,6 +271,9 @@ int main(void) {
 #ifdef MQTTKIT_TEST_BROKER
     RUN(test_embedded_broker_serves_a_client);
     RUN(test_broker_configuration_errors);
+    RUN(test_broker_config_setters);
+    RUN(test_broker_config_setter_errors);
+    RUN(test_broker_durable_storage_survives_a_restart);
 #else
     RUN(test_broker_is_unsupported_in_this_build);
 #endif

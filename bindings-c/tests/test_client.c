@@ -178,7 +178,7 @@ static void on_message(void *ud, const mqttkit_message_t *m) {
     /* Calls from inside the callback (no lock held). */
     mqttkit_result r = MQTTKIT_RESULT_OK;
     if (mode == 1 && strcmp(mqttkit_message_topic(m), "reentrant/request") == 0) {
-        r = mqttkit_client_publish(client, "reentrant/reply", (const uint8_t *)"pong", 4, 1, false, NULL,
+        r = mqttkit_client_publish(client, "reentrant/reply", (const uint8_t *)"pong", 4, 1, false, NULL, 0,
                                    on_completion, c);
     } else if (mode == 2) {
         r = mqttkit_client_publish_sync(client, "reentrant/sync", (const uint8_t *)"x", 1, 1, false, NULL,
@@ -267,6 +267,7 @@ static void test_sync_operations_and_events(void) {
     uint64_t rtt = 0;
     CHECK_OK(mqttkit_client_ping_sync(client, g_timeout_ms, &rtt));
     CHECK_OK(mqttkit_client_ping_sync(client, 0, NULL));
+    CHECK_OK(mqttkit_client_ping_sync(client, MQTTKIT_NO_TIMEOUT, NULL));
     CHECK_OK(mqttkit_client_unsubscribe_sync(client, "sync/#", g_timeout_ms));
     CHECK_OK(mqttkit_client_disconnect_sync(client, g_timeout_ms));
     CHECK(WAIT_FOR(&c.w, g_timeout_ms, c.disconnected == 1));
@@ -284,19 +285,19 @@ static void test_async_operations_with_completions(void) {
     ctx_init(&c);
     mqttkit_client_t *client = make_client(&c, "c-async", 5, true);
     int n = 0;
-    CHECK_OK(mqttkit_client_connect(client, on_completion, &c));
+    CHECK_OK(mqttkit_client_connect(client, 0, on_completion, &c));
     EXPECT_COMPLETION(&c, ++n, MQTTKIT_RESULT_OK);
     CHECK(!c.last.session_present);
     CHECK(c.last.reason_code == 0);
     CHECK(WAIT_FOR(&c.w, g_timeout_ms, c.connected == 1));
 
-    CHECK_OK(mqttkit_client_subscribe(client, "async/#", 1, on_completion, &c));
+    CHECK_OK(mqttkit_client_subscribe(client, "async/#", 1, 0, on_completion, &c));
     EXPECT_COMPLETION(&c, ++n, MQTTKIT_RESULT_OK);
     CHECK(c.last.packet_id > 0);
     CHECK(c.last.reason_codes_len == 1 && c.granted[0] == 1);
 
     for (int qos = 0; qos <= 2; qos++) {
-        CHECK_OK(mqttkit_client_publish(client, "async/x", (const uint8_t *)"hi", 2, qos, false, NULL,
+        CHECK_OK(mqttkit_client_publish(client, "async/x", (const uint8_t *)"hi", 2, qos, false, NULL, 0,
                                         on_completion, &c));
         EXPECT_COMPLETION(&c, ++n, MQTTKIT_RESULT_OK);
         CHECK(qos == 0 ? c.last.packet_id == 0 : c.last.packet_id > 0);
@@ -305,17 +306,17 @@ static void test_async_operations_with_completions(void) {
     }
     CHECK(c.qos == 1); /* QoS 2 publication, subscription granted QoS 1 */
 
-    CHECK_OK(mqttkit_client_ping(client, on_completion, &c));
+    CHECK_OK(mqttkit_client_ping(client, 0, on_completion, &c));
     EXPECT_COMPLETION(&c, ++n, MQTTKIT_RESULT_OK);
-    CHECK_OK(mqttkit_client_unsubscribe(client, "async/#", on_completion, &c));
+    CHECK_OK(mqttkit_client_unsubscribe(client, "async/#", 0, on_completion, &c));
     EXPECT_COMPLETION(&c, ++n, MQTTKIT_RESULT_OK);
     CHECK(c.last.packet_id > 0);
 
     /* An argument error is returned directly and the callback never runs. */
-    CHECK_RESULT(mqttkit_client_subscribe(client, "bad/#/filter", 0, on_completion, &c),
+    CHECK_RESULT(mqttkit_client_subscribe(client, "bad/#/filter", 0, 0, on_completion, &c),
                  MQTTKIT_RESULT_INVALID_ARGUMENT);
 
-    CHECK_OK(mqttkit_client_disconnect(client, on_completion, &c));
+    CHECK_OK(mqttkit_client_disconnect(client, 0, on_completion, &c));
     EXPECT_COMPLETION(&c, ++n, MQTTKIT_RESULT_OK);
     CHECK(WAIT_FOR(&c.w, g_timeout_ms, c.disconnected == 1));
     mqttkit_client_free(client);
@@ -327,20 +328,20 @@ static void test_fire_and_forget_operations_report_events(void) {
     ctx_t c;
     ctx_init(&c);
     mqttkit_client_t *client = make_client(&c, "c-nowait", 5, true);
-    CHECK_OK(mqttkit_client_connect(client, NULL, NULL));
+    CHECK_OK(mqttkit_client_connect(client, 0, NULL, NULL));
     CHECK(WAIT_FOR(&c.w, g_timeout_ms, c.connected == 1));
-    CHECK_OK(mqttkit_client_subscribe(client, "nowait/#", 2, NULL, NULL));
+    CHECK_OK(mqttkit_client_subscribe(client, "nowait/#", 2, 0, NULL, NULL));
     CHECK(WAIT_FOR(&c.w, g_timeout_ms, c.subscribed == 1));
     CHECK(c.granted_len == 1 && c.granted[0] == 2);
     for (int i = 0; i < 10; i++)
-        CHECK_OK(mqttkit_client_publish(client, "nowait/m", (const uint8_t *)"x", 1, 1, false, NULL, NULL, NULL));
-    CHECK_OK(mqttkit_client_publish(client, "nowait/m", (const uint8_t *)"x", 1, 0, false, NULL, NULL, NULL));
+        CHECK_OK(mqttkit_client_publish(client, "nowait/m", (const uint8_t *)"x", 1, 1, false, NULL, 0, NULL, NULL));
+    CHECK_OK(mqttkit_client_publish(client, "nowait/m", (const uint8_t *)"x", 1, 0, false, NULL, 0, NULL, NULL));
     CHECK(WAIT_FOR(&c.w, g_timeout_ms, c.published == 10 && c.messages == 11));
-    CHECK_OK(mqttkit_client_ping(client, NULL, NULL));
+    CHECK_OK(mqttkit_client_ping(client, 0, NULL, NULL));
     CHECK(WAIT_FOR(&c.w, g_timeout_ms, c.pings == 1));
-    CHECK_OK(mqttkit_client_unsubscribe(client, "nowait/#", NULL, NULL));
+    CHECK_OK(mqttkit_client_unsubscribe(client, "nowait/#", 0, NULL, NULL));
     CHECK(WAIT_FOR(&c.w, g_timeout_ms, c.unsubscribed == 1));
-    CHECK_OK(mqttkit_client_disconnect(client, NULL, NULL));
+    CHECK_OK(mqttkit_client_disconnect(client, 0, NULL, NULL));
     CHECK(WAIT_FOR(&c.w, g_timeout_ms, c.disconnected == 1));
     CHECK(c.disconnect_reason == 0);
     mqttkit_client_free(client);
@@ -426,14 +427,14 @@ static void test_calls_from_inside_callbacks(void) {
     /* 2: blocking calls from the message callback. */
     LOCKED(&c, c.reply_mode = 2);
     int before = c.messages;
-    CHECK_OK(mqttkit_client_publish(client, "reentrant/go", (const uint8_t *)"x", 1, 0, false, NULL, NULL, NULL));
+    CHECK_OK(mqttkit_client_publish(client, "reentrant/go", (const uint8_t *)"x", 1, 0, false, NULL, 0, NULL, NULL));
     CHECK(WAIT_FOR(&c.w, g_timeout_ms, c.reply_mode == 0 && c.messages > before));
     CHECK_RESULT(c.inner_result, MQTTKIT_RESULT_OK);
 
     /* 3: disconnect from the message callback. */
     CHECK_OK(mqttkit_client_subscribe_sync(client, "reentrant/#", 1, g_timeout_ms, NULL));
     LOCKED(&c, c.reply_mode = 3);
-    CHECK_OK(mqttkit_client_publish(client, "reentrant/bye", (const uint8_t *)"x", 1, 0, false, NULL, NULL, NULL));
+    CHECK_OK(mqttkit_client_publish(client, "reentrant/bye", (const uint8_t *)"x", 1, 0, false, NULL, 0, NULL, NULL));
     CHECK(WAIT_FOR(&c.w, g_timeout_ms, c.reply_mode == 0 && c.disconnected == 1));
     CHECK_RESULT(c.inner_result, MQTTKIT_RESULT_OK);
     CHECK(!mqttkit_client_is_connected(client));
@@ -442,7 +443,7 @@ static void test_calls_from_inside_callbacks(void) {
     CHECK_OK(mqttkit_client_connect_sync(client, g_timeout_ms, NULL));
     CHECK_OK(mqttkit_client_subscribe_sync(client, "reentrant/#", 1, g_timeout_ms, NULL));
     LOCKED(&c, c.reply_mode = 4);
-    CHECK_OK(mqttkit_client_publish(client, "reentrant/free", (const uint8_t *)"x", 1, 0, false, NULL, NULL, NULL));
+    CHECK_OK(mqttkit_client_publish(client, "reentrant/free", (const uint8_t *)"x", 1, 0, false, NULL, 0, NULL, NULL));
     CHECK(WAIT_FOR(&c.w, g_timeout_ms, c.freed_in_callback));
     CHECK_OK(mqttkit_wait_idle((uint32_t)g_timeout_ms));
     ctx_destroy(&c);
@@ -460,7 +461,7 @@ static void test_free_fails_pending_operations_exactly_once(void) {
     CHECK_OK(mqttkit_client_new(o, &client));
     mqttkit_client_options_free(o);
     /* The server never answers: connect stays pending until the client is freed. */
-    CHECK_OK(mqttkit_client_connect(client, on_completion, &c));
+    CHECK_OK(mqttkit_client_connect(client, 0, on_completion, &c));
     mqttkit_client_free(client);
     CHECK(c.completions == 1); /* ran before free returned */
     CHECK(c.last.result != MQTTKIT_RESULT_OK);
@@ -496,10 +497,10 @@ static void test_errors(void) {
     CHECK_OK(mqttkit_client_new(o, &client));
     mqttkit_client_options_free(o);
     CHECK_OK(mqttkit_client_set_error_callback(client, on_error, &c));
-    CHECK_OK(mqttkit_client_connect(client, on_completion, &c));
+    CHECK_OK(mqttkit_client_connect(client, 0, on_completion, &c));
     EXPECT_COMPLETION(&c, 1, MQTTKIT_RESULT_NETWORK);
     CHECK(strlen(c.last_message_text) > 0);
-    CHECK_OK(mqttkit_client_connect(client, NULL, NULL));
+    CHECK_OK(mqttkit_client_connect(client, 0, NULL, NULL));
     CHECK(WAIT_FOR(&c.w, g_timeout_ms, c.errors >= 1));
     CHECK_RESULT(c.last_error, MQTTKIT_RESULT_NETWORK);
     mqttkit_client_free(client);
@@ -511,7 +512,7 @@ static void test_errors(void) {
     CHECK_OK(mqttkit_client_connect_sync(client, g_timeout_ms, NULL));
     CHECK_RESULT(mqttkit_client_auth_sync(client, true, "SCRAM-SHA-256", NULL, 0, g_timeout_ms, NULL),
                  MQTTKIT_RESULT_INVALID_ARGUMENT);
-    mqttkit_result r = mqttkit_client_auth(client, true, "SCRAM-SHA-256", (const uint8_t *)"x", 1, on_completion, &d);
+    mqttkit_result r = mqttkit_client_auth(client, true, "SCRAM-SHA-256", (const uint8_t *)"x", 1, 0, on_completion, &d);
     if (r == MQTTKIT_RESULT_OK) {
         EXPECT_COMPLETION(&d, 1, MQTTKIT_RESULT_INVALID_ARGUMENT);
     } else {
@@ -566,16 +567,21 @@ static void test_subscribe_many_unsubscribe_many_and_disconnect_with_reason(void
         {.filter = "many/retained", .qos = 2, .retain_handling = 2},
     };
     uint8_t codes[2] = {9, 9};
-    CHECK_OK(mqttkit_client_subscribe_many_sync(client, subs, 2, 7, g_timeout_ms, codes));
+    mqttkit_subscribe_options_t *so = mqttkit_subscribe_options_new();
+    CHECK_OK(mqttkit_subscribe_options_set_subscription_identifier(so, 7));
+    CHECK_OK(mqttkit_subscribe_options_add_user_property(so, "sub", "one"));
+    CHECK_OK(mqttkit_client_subscribe_many_sync(client, subs, 2, so, g_timeout_ms, codes));
     CHECK(codes[0] == 1 && codes[1] == 2);
     mqttkit_subscription_t plain = {.filter = "many/plain", .qos = 1};
-    CHECK_OK(mqttkit_client_subscribe_many(client, &plain, 1, 9, on_completion, &c));
+    CHECK_OK(mqttkit_subscribe_options_set_subscription_identifier(so, 9));
+    CHECK_OK(mqttkit_client_subscribe_many(client, &plain, 1, so, g_timeout_ms, on_completion, &c));
+    mqttkit_subscribe_options_free(so); /* copied by the call */
     EXPECT_COMPLETION(&c, 1, MQTTKIT_RESULT_OK);
     CHECK(c.last.reason_codes_len == 1 && c.granted[0] == 1);
-    CHECK_RESULT(mqttkit_client_subscribe_many(client, subs, 0, 0, NULL, NULL), MQTTKIT_RESULT_INVALID_ARGUMENT);
-    CHECK_RESULT(mqttkit_client_subscribe_many(client, NULL, 1, 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_client_subscribe_many(client, subs, 0, NULL, 0, NULL, NULL), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(mqttkit_client_subscribe_many(client, NULL, 1, NULL, 0, NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
     mqttkit_subscription_t bad = {.filter = "many/x", .qos = 1, .retain_handling = 3};
-    CHECK_RESULT(mqttkit_client_subscribe_many_sync(client, &bad, 1, 0, 0, NULL), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(mqttkit_client_subscribe_many_sync(client, &bad, 1, NULL, 0, NULL), MQTTKIT_RESULT_INVALID_ARGUMENT);
 
     /* No Local drops our own "many/own"; the broker keeps order, so once "many/plain" (sent
      * after it) arrived, "many/own" would have arrived before it. Retain Handling 2: no
@@ -590,29 +596,54 @@ static void test_subscribe_many_unsubscribe_many_and_disconnect_with_reason(void
     pthread_mutex_unlock(&c.w.lock);
 
     const char *filters[] = {"many/own", "many/retained"};
-    CHECK_OK(mqttkit_client_unsubscribe_many_sync(client, filters, 2, g_timeout_ms));
+    mqttkit_unsubscribe_options_t *uo = mqttkit_unsubscribe_options_new();
+    CHECK_OK(mqttkit_unsubscribe_options_add_user_property(uo, "unsub", "two"));
+    CHECK_OK(mqttkit_client_unsubscribe_many_sync(client, filters, 2, uo, g_timeout_ms));
     const char *last[] = {"many/plain"};
-    CHECK_OK(mqttkit_client_unsubscribe_many(client, last, 1, on_completion, &c));
+    CHECK_OK(mqttkit_client_unsubscribe_many(client, last, 1, uo, g_timeout_ms, on_completion, &c));
+    mqttkit_unsubscribe_options_free(uo);
     EXPECT_COMPLETION(&c, 2, MQTTKIT_RESULT_OK);
-    CHECK_RESULT(mqttkit_client_unsubscribe_many_sync(client, filters, 0, 0), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    CHECK(c.last.reason_codes_len == 1 && c.granted[0] == 0);
+    CHECK_RESULT(mqttkit_client_unsubscribe_many_sync(client, filters, 0, NULL, 0), MQTTKIT_RESULT_INVALID_ARGUMENT);
     CHECK_OK(mqttkit_client_publish_sync(client, "many/retained", NULL, 0, 1, true, NULL, g_timeout_ms, NULL));
 
-    /* A client with a will, disconnecting with reason 0x04: the server publishes the will. */
+    /* A client with a will and every will property, disconnecting with reason 0x04 and
+     * DISCONNECT properties: the server publishes the will with its properties. */
     CHECK_OK(mqttkit_client_subscribe_sync(client, "many/will", 1, g_timeout_ms, NULL));
     mqttkit_client_options_t *o = mqttkit_client_options_new(g_broker.url);
+    CHECK_OK(mqttkit_client_options_set_will_content_type(o, "text/plain"));
     CHECK_OK(mqttkit_client_options_set_will(o, "many/will", (const uint8_t *)"gone", 4, 1, false));
+    CHECK_OK(mqttkit_client_options_set_will_delay_interval(o, 0));
+    CHECK_OK(mqttkit_client_options_set_will_payload_utf8(o, true));
+    CHECK_OK(mqttkit_client_options_set_will_message_expiry(o, 600));
+    CHECK_OK(mqttkit_client_options_set_will_response_topic(o, "many/answer"));
+    CHECK_OK(mqttkit_client_options_set_will_correlation_data(o, (const uint8_t *)"w-1", 3));
+    CHECK_OK(mqttkit_client_options_add_will_user_property(o, "why", "test"));
+    CHECK_OK(mqttkit_client_options_add_will_user_property(o, "n", "2"));
     mqttkit_client_t *willing = NULL;
     CHECK_OK(mqttkit_client_new(o, &willing));
     mqttkit_client_options_free(o);
     CHECK_OK(mqttkit_client_connect_sync(willing, g_timeout_ms, NULL));
-    CHECK_RESULT(mqttkit_client_disconnect_with_reason_sync(willing, 0x05, g_timeout_ms), MQTTKIT_RESULT_INVALID_ARGUMENT);
-    CHECK_RESULT(mqttkit_client_disconnect_with_reason_sync(willing, 0x02, g_timeout_ms), MQTTKIT_RESULT_INVALID_ARGUMENT);
-    CHECK_OK(mqttkit_client_disconnect_with_reason_sync(willing, 0x04, g_timeout_ms));
+    CHECK_RESULT(mqttkit_client_disconnect_with_reason_sync(willing, 0x05, NULL, g_timeout_ms), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(mqttkit_client_disconnect_with_reason_sync(willing, 0x02, NULL, g_timeout_ms), MQTTKIT_RESULT_INVALID_ARGUMENT);
+    mqttkit_disconnect_options_t *d = mqttkit_disconnect_options_new();
+    CHECK_OK(mqttkit_disconnect_options_set_reason_string(d, "going away on purpose"));
+    CHECK_OK(mqttkit_disconnect_options_add_user_property(d, "bye", "now"));
+    CHECK_OK(mqttkit_client_disconnect_with_reason_sync(willing, 0x04, d, g_timeout_ms));
     CHECK(WAIT_FOR(&c.w, g_timeout_ms, c.messages == 2));
+    pthread_mutex_lock(&c.w.lock);
     CHECK(strcmp(c.topic, "many/will") == 0 && strcmp(c.payload, "gone") == 0);
+    CHECK(strcmp(c.content_type, "text/plain") == 0);
+    CHECK(strcmp(c.response_topic, "many/answer") == 0);
+    CHECK(strcmp(c.correlation, "w-1") == 0);
+    CHECK(c.payload_format == 1);
+    CHECK(c.has_expiry && c.expiry > 500 && c.expiry <= 600);
+    CHECK(strcmp(c.user_props, "why=test;n=2;") == 0);
+    pthread_mutex_unlock(&c.w.lock);
     mqttkit_client_free(willing);
 
-    CHECK_OK(mqttkit_client_disconnect_with_reason(client, 0x00, on_completion, &c));
+    CHECK_OK(mqttkit_client_disconnect_with_reason(client, 0x00, d, g_timeout_ms, on_completion, &c));
+    mqttkit_disconnect_options_free(d);
     EXPECT_COMPLETION(&c, 3, MQTTKIT_RESULT_OK);
     CHECK(WAIT_FOR(&c.w, g_timeout_ms, c.disconnected == 1));
     mqttkit_client_free(client);
@@ -650,7 +681,7 @@ static void test_pending_operations_cleared_after_session_loss(void) {
     CHECK_OK(mqttkit_client_connect_sync(client, g_timeout_ms, NULL));
     /* QoS 2: the fake server sends PUBREC but never PUBCOMP; without the session the
      * exchange cannot complete after the reconnect. */
-    CHECK_OK(mqttkit_client_publish(client, "pending/1", (const uint8_t *)"x", 1, 2, false, NULL, on_completion, &c));
+    CHECK_OK(mqttkit_client_publish(client, "pending/1", (const uint8_t *)"x", 1, 2, false, NULL, 0, on_completion, &c));
     CHECK(WAIT_FOR(&server.w, g_timeout_ms, server.pubrels == 1));
     fake_server_drop(&server);
     CHECK(WAIT_FOR(&c.w, g_timeout_ms, c.lost == 1));
@@ -699,7 +730,7 @@ static void test_auth_both_forms_and_auth_event(void) {
     ctx_t c;
     ctx_init(&c);
     mqttkit_client_t *client = fake_client(&server, &c);
-    CHECK_OK(mqttkit_client_auth(client, true, "X", (const uint8_t *)"go", 2, on_completion, &c));
+    CHECK_OK(mqttkit_client_auth(client, true, "X", (const uint8_t *)"go", 2, 0, on_completion, &c));
     CHECK(WAIT_FOR(&c.w, g_timeout_ms, c.errors >= 100));
     pthread_mutex_lock(&c.w.lock);
     CHECK(g_auth_reason == 0x18);
@@ -715,7 +746,7 @@ static void test_auth_both_forms_and_auth_event(void) {
     uint8_t reason = 0xFF;
     CHECK_OK(mqttkit_client_auth_sync(client, false, "X", NULL, 0, g_timeout_ms, &reason));
     CHECK(reason == 0x00);
-    CHECK_OK(mqttkit_client_auth(client, false, "X", (const uint8_t *)"again", 5, on_completion, &c));
+    CHECK_OK(mqttkit_client_auth(client, false, "X", (const uint8_t *)"again", 5, 0, on_completion, &c));
     EXPECT_COMPLETION(&c, 2, MQTTKIT_RESULT_OK);
     CHECK(c.last.reason_code == 0x00);
     mqttkit_client_free(client);
@@ -779,6 +810,113 @@ static void test_enhanced_authentication_with_a_c_authenticator(void) {
     fake_server_stop(&server);
 }
 
+/* Waits for completion number `n` and checks that it is a timeout naming `ms`. */
+#define EXPECT_TIMEOUT_AFTER(c, n, ms)                                                     \
+    do {                                                                                   \
+        EXPECT_COMPLETION(c, n, MQTTKIT_RESULT_TIMEOUT);                                   \
+        CHECK(strstr((c)->last_message_text, "after " ms " ms") != NULL);                  \
+    } while (0)
+
+/* Per-call timeouts on the asynchronous forms: a server that never acknowledges anything
+ * but CONNECT; the client's own timeouts are 100 ms, each call says otherwise. */
+static void test_per_call_timeouts_of_asynchronous_forms(void) {
+    fake_server_t server;
+    CHECK(fake_server_start(&server) == 0);
+    char url[64];
+    snprintf(url, sizeof url, "mqtt://127.0.0.1:%d", server.port);
+    ctx_t c;
+    ctx_init(&c);
+    mqttkit_client_options_t *o = mqttkit_client_options_new(url);
+    CHECK_OK(mqttkit_client_options_set_reconnect(o, false, 1000, 30000, 2.0, 0.2, 0));
+    CHECK_OK(mqttkit_client_options_set_timeouts(o, 10000, 100, 100, 100, 100, 100));
+    mqttkit_client_t *client = NULL;
+    CHECK_OK(mqttkit_client_new(o, &client));
+    mqttkit_client_options_free(o);
+    CHECK_OK(mqttkit_client_connect_sync(client, g_timeout_ms, NULL));
+    int n = 0;
+    CHECK_OK(mqttkit_client_ping(client, 0, on_completion, &c));
+    EXPECT_TIMEOUT_AFTER(&c, ++n, "100");
+    CHECK_OK(mqttkit_client_ping(client, 300, on_completion, &c));
+    EXPECT_TIMEOUT_AFTER(&c, ++n, "300");
+    CHECK_OK(mqttkit_client_publish(client, "t/1", (const uint8_t *)"x", 1, 1, false, NULL, 250, on_completion, &c));
+    EXPECT_TIMEOUT_AFTER(&c, ++n, "250");
+    CHECK_OK(mqttkit_client_subscribe(client, "t/#", 1, 260, on_completion, &c));
+    EXPECT_TIMEOUT_AFTER(&c, ++n, "260");
+    mqttkit_subscription_t sub = {.filter = "u/#", .qos = 0};
+    CHECK_OK(mqttkit_client_subscribe_many(client, &sub, 1, NULL, 270, on_completion, &c));
+    EXPECT_TIMEOUT_AFTER(&c, ++n, "270");
+    CHECK_OK(mqttkit_client_unsubscribe(client, "t/#", 280, on_completion, &c));
+    EXPECT_TIMEOUT_AFTER(&c, ++n, "280");
+    const char *filters[] = {"u/#"};
+    CHECK_OK(mqttkit_client_unsubscribe_many(client, filters, 1, NULL, 290, on_completion, &c));
+    EXPECT_TIMEOUT_AFTER(&c, ++n, "290");
+    /* The blocking forms take the same per-call limits. */
+    CHECK_RESULT(mqttkit_client_ping_sync(client, 150, NULL), MQTTKIT_RESULT_TIMEOUT);
+    char detail[256];
+    mqttkit_last_error(detail, sizeof detail);
+    CHECK(strstr(detail, "after 150 ms") != NULL);
+    /* No limit: this ping outlives a limited one sent after it, and ends only when the
+     * client is freed. */
+    CHECK_OK(mqttkit_client_ping(client, MQTTKIT_NO_TIMEOUT, on_completion, &c));
+    CHECK_OK(mqttkit_client_ping(client, 200, on_completion, &c));
+    EXPECT_TIMEOUT_AFTER(&c, ++n, "200");
+    CHECK(c.completions == n);
+    mqttkit_client_free(client);
+    CHECK(c.completions == n + 1);
+    CHECK(c.last.result != MQTTKIT_RESULT_OK && c.last.result != MQTTKIT_RESULT_TIMEOUT);
+    fake_server_stop(&server);
+
+    /* connect: a server that never sends CONNACK. */
+    silent_server_t silent;
+    CHECK(silent_server_start(&silent) == 0);
+    snprintf(url, sizeof url, "mqtt://127.0.0.1:%d", silent.port);
+    o = mqttkit_client_options_new(url);
+    CHECK_OK(mqttkit_client_options_set_reconnect(o, false, 1000, 30000, 2.0, 0.2, 0));
+    CHECK_OK(mqttkit_client_new(o, &client));
+    mqttkit_client_options_free(o);
+    CHECK_OK(mqttkit_client_connect(client, 200, on_completion, &c));
+    EXPECT_TIMEOUT_AFTER(&c, n + 2, "200");
+    mqttkit_client_free(client);
+    silent_server_stop(&silent);
+    ctx_destroy(&c);
+}
+
+/* DISCONNECT properties take effect: a Session Expiry Interval of 0 sent with DISCONNECT
+ * ends the session the client asked the server to keep at CONNECT. */
+static void test_disconnect_properties_end_the_session(void) {
+    ctx_t c;
+    ctx_init(&c);
+    mqttkit_client_options_t *o = mqttkit_client_options_new(g_broker.url);
+    CHECK_OK(mqttkit_client_options_set_client_id(o, "c-session-expiry"));
+    CHECK_OK(mqttkit_client_options_set_clean_start(o, false));
+    CHECK_OK(mqttkit_client_options_set_session_expiry_interval(o, 300));
+    mqttkit_client_t *client = NULL;
+    CHECK_OK(mqttkit_client_new(o, &client));
+    mqttkit_client_options_free(o);
+    bool present = true;
+    /* A session left over from an earlier run of this test ends with the first DISCONNECT. */
+    CHECK_OK(mqttkit_client_connect_sync(client, g_timeout_ms, NULL));
+    mqttkit_disconnect_options_t *end = mqttkit_disconnect_options_new();
+    CHECK_OK(mqttkit_disconnect_options_set_session_expiry_interval(end, 0));
+    CHECK_OK(mqttkit_client_disconnect_with_reason_sync(client, 0x00, end, g_timeout_ms));
+    CHECK_OK(mqttkit_client_connect_sync(client, g_timeout_ms, &present));
+    CHECK(!present);
+    /* A plain disconnect keeps it... */
+    CHECK_OK(mqttkit_client_disconnect_sync(client, g_timeout_ms));
+    CHECK_OK(mqttkit_client_connect_sync(client, g_timeout_ms, &present));
+    CHECK(present);
+    /* ...a DISCONNECT with Session Expiry Interval 0 (asynchronous form) ends it. */
+    CHECK_OK(mqttkit_disconnect_options_set_reason_string(end, "done"));
+    CHECK_OK(mqttkit_disconnect_options_add_user_property(end, "k", "v"));
+    CHECK_OK(mqttkit_client_disconnect_with_reason(client, 0x00, end, MQTTKIT_NO_TIMEOUT, on_completion, &c));
+    mqttkit_disconnect_options_free(end);
+    EXPECT_COMPLETION(&c, 1, MQTTKIT_RESULT_OK);
+    CHECK_OK(mqttkit_client_connect_sync(client, MQTTKIT_NO_TIMEOUT, &present));
+    CHECK(!present);
+    mqttkit_client_free(client);
+    ctx_destroy(&c);
+}
+
 int main(void) {
     if (getenv("MQTTKIT_TEST_SLOW")) g_timeout_ms = 30000;
     if (mosquitto_start(&g_broker, 0) != 0) {
@@ -797,6 +935,8 @@ int main(void) {
     RUN(test_errors);
     RUN(test_pending_operations_cleared_after_session_loss);
     RUN(test_auth_both_forms_and_auth_event);
+    RUN(test_per_call_timeouts_of_asynchronous_forms);
+    RUN(test_disconnect_properties_end_the_session);
     RUN(test_enhanced_authentication_with_a_c_authenticator);
     RUN(test_connection_lost_and_reconnect);
     mosquitto_stop(&g_broker);
