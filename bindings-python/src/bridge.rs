@@ -17,11 +17,11 @@ use std::task::{Context, Poll, Waker};
 use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyCFunction;
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 
 use crate::errors::to_exception;
+use crate::resolver::Resolver;
 
 /// Set at interpreter exit: from then on no runtime thread touches Python.
 static CLOSING: AtomicBool = AtomicBool::new(false);
@@ -100,28 +100,6 @@ impl Canceller {
     }
 }
 
-/// `resolve(future, ok, value)`, run on the loop: completes `future` unless it was
-/// cancelled meanwhile.
-fn resolver(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    static RESOLVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let function = RESOLVE.get_or_try_init(py, || -> PyResult<_> {
-        let f = PyCFunction::new_closure(py, Some(c"_resolve"), None, |args, _kwargs| -> PyResult<()> {
-            let (future, ok, value): (Bound<'_, PyAny>, bool, Bound<'_, PyAny>) = args.extract()?;
-            if future.call_method0("done")?.is_truthy()? {
-                return Ok(());
-            }
-            if ok {
-                future.call_method1("set_result", (value,))?;
-            } else {
-                future.call_method1("set_exception", (value,))?;
-            }
-            Ok(())
-        })?;
-        Ok(f.into_any().unbind())
-    })?;
-    Ok(function.bind(py))
-}
-
 fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     GET_RUNNING_LOOP.import(py, "asyncio", "get_running_loop")?.call0()
@@ -150,13 +128,16 @@ where
             Ok(Py::new(py, Ready { value: Some(value) })?.into_any())
         }
         Poll::Ready(Err(error)) => Err(to_exception(py, &error)),
-        Poll::Pending => spawn_for_loop(py, handle, future, convert),
+        Poll::Pending => spawn_for_loop(py, handle, None, future, convert),
     }
 }
 
+/// Spawns `future` on the runtime and returns an asyncio future of the running loop that
+/// `resolver` (or a new one, for a loop it does not serve) completes with the result.
 fn spawn_for_loop<T, F>(
     py: Python<'_>,
     handle: &Handle,
+    resolver: Option<&std::sync::Mutex<Option<Arc<Resolver>>>>,
     future: Pin<Box<F>>,
     convert: Convert<T>,
 ) -> PyResult<Py<PyAny>>
@@ -165,27 +146,21 @@ where
     T: Send + 'static,
 {
     let event_loop = running_loop(py)?;
+    let resolver = match resolver {
+        Some(cache) => {
+            let mut cached = cache.lock().unwrap_or_else(|p| p.into_inner());
+            match cached.as_ref() {
+                Some(resolver) if resolver.serves(&event_loop) => Arc::clone(resolver),
+                _ => Arc::clone(cached.insert(Resolver::new(event_loop.clone().unbind()))),
+            }
+        }
+        None => Resolver::new(event_loop.clone().unbind()),
+    };
     let py_future = event_loop.call_method0("create_future")?;
-    let event_loop = event_loop.unbind();
     let target = py_future.clone().unbind();
     let task = handle.spawn(async move {
         let result = future.await;
-        with_python(|py| {
-            let (ok, value) = match result {
-                Ok(value) => match convert(py, value) {
-                    Ok(value) => (true, value),
-                    Err(error) => (false, error.into_value(py).into_any()),
-                },
-                Err(error) => (false, to_exception(py, &error).into_value(py).into_any()),
-            };
-            let delivered = resolver(py).and_then(|resolve| {
-                event_loop.call_method1(py, "call_soon_threadsafe", (resolve, target.bind(py), ok, value))
-            });
-            // A closed loop has nobody left to tell.
-            drop(delivered);
-            drop(event_loop);
-            drop(target);
-        });
+        resolver.complete(target, result, convert);
     });
     py_future.call_method1("add_done_callback", (Canceller { task: task.abort_handle() },))?;
     Ok(py_future.unbind())
@@ -235,8 +210,12 @@ where
 /// the connection task has its command, so a later call can never overtake an earlier one
 /// that is still waiting for room in the command queue. Waiting for an acknowledgement
 /// happens outside the lane.
-#[derive(Clone, Default)]
-pub(crate) struct Lane(Arc<tokio::sync::Mutex<()>>);
+#[derive(Default)]
+pub(crate) struct Lane {
+    lock: Arc<tokio::sync::Mutex<()>>,
+    /// Completes the asyncio futures of this client's operations (for the last loop used).
+    resolver: std::sync::Mutex<Option<Arc<Resolver>>>,
+}
 
 /// What the first, inline poll of an operation came to.
 enum Step<T> {
@@ -281,7 +260,7 @@ impl Lane {
         W: Future<Output = mqttkit::Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        let mut lock = Box::pin(self.0.clone().lock_owned());
+        let mut lock = Box::pin(Arc::clone(&self.lock).lock_owned());
         if blocking {
             let whole = async move {
                 let guard = lock.await;
@@ -326,7 +305,7 @@ impl Lane {
                 Ok(Py::new(py, Ready { value: Some(value) })?.into_any())
             }
             Step::Done(Err(error)) => Err(to_exception(py, &error)),
-            Step::Later(rest) => spawn_for_loop(py, handle, rest, convert),
+            Step::Later(rest) => spawn_for_loop(py, handle, Some(&self.resolver), rest, convert),
         }
     }
 }

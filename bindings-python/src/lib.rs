@@ -16,6 +16,7 @@ mod events;
 mod logging;
 mod options;
 mod payload;
+mod resolver;
 mod types;
 
 use pyo3::prelude::*;
