@@ -188,3 +188,28 @@ def test_an_incomplete_authenticator_is_refused_at_creation(authenticator: objec
 def test_scram_and_authenticator_together_are_refused() -> None:
     with pytest.raises(mqttkit.InvalidConfigurationError, match="either scram or authenticator"):
         mqttkit.Client("mqtt://127.0.0.1:1883", scram=("a", "b"), authenticator=PyScram("a", "b"))
+
+
+async def test_re_authentication_by_hand_in_both_forms() -> None:
+    # SCRAM driven through re_authenticate(method, data) and auth_continue(...): the server's
+    # challenges come back as results (waiting forms) or on_auth events (fire-and-forget).
+    owner = PyScram("alice", "secret")
+    auth_events = Recorder()
+    async with mqttkit.Broker(port=0, allow_anonymous=False, users=USERS) as broker:
+        async with mqttkit.Client(broker.url, client_id=unique(), scram=USERS[0], on_auth=auth_events) as client:
+            exchange = owner.start()
+            challenge = await client.re_authenticate("SCRAM-SHA-256", exchange.initial_data(), timeout=EVENT_TIMEOUT)
+            assert challenge.reason_code == 0x18 and challenge.data is not None
+            done = await client.auth_continue("SCRAM-SHA-256", exchange.respond(challenge.data))
+            assert done.reason_code == 0
+            exchange.finish(done.data)
+
+            exchange = owner.start()
+            seen = len(auth_events.values)  # the waiting forms' challenge is an event too
+            client.re_authenticate_nowait("SCRAM-SHA-256", exchange.initial_data())
+            events = await auth_events.wait(seen + 1)
+            assert events[seen].reason_code == 0x18
+            client.auth_continue_nowait("SCRAM-SHA-256", exchange.respond(events[seen].data))
+            events = await auth_events.wait(seen + 2)
+            assert events[seen + 1].reason_code == 0
+            exchange.finish(events[seen + 1].data)
