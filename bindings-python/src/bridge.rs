@@ -4,9 +4,10 @@
 //! An async call polls the core future once on the calling thread (GIL released). Most
 //! fire-and-forget operations finish right there (the command is in the connection task's
 //! queue), and the caller gets an already-completed awaitable with no thread hop and no
-//! event-loop round trip; this also keeps every operation in call order. Otherwise the
-//! future moves to the runtime, and its result comes back to the loop with one
-//! `call_soon_threadsafe`. Cancelling the asyncio future aborts the runtime task.
+//! event-loop round trip. Otherwise the rest of the future moves to the runtime, and its
+//! result comes back to the loop through a [`Resolver`] (in batches). Cancelling the asyncio
+//! future aborts the runtime task. A client's operations go through its [`Lane`], which
+//! keeps them in call order.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -209,7 +210,7 @@ where
 /// entered in call order on the calling thread) before it first polls, and leaves it once
 /// the connection task has its command, so a later call can never overtake an earlier one
 /// that is still waiting for room in the command queue. Waiting for an acknowledgement
-/// happens outside the lane.
+/// happens outside the lane, concurrently with later operations.
 #[derive(Default)]
 pub(crate) struct Lane {
     lock: Arc<tokio::sync::Mutex<()>>,

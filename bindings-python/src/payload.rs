@@ -21,7 +21,7 @@ use crate::errors::invalid_argument;
 
 /// Payloads given as `bytes` of at least this size are sent from the Python object instead
 /// of a copy: below it, a copy costs less than keeping the object alive.
-pub(crate) const SHARE_FROM: usize = 4096;
+const SHARE_FROM: usize = 4096;
 
 /// A Python `bytes` object as the owner of a [`Bytes`].
 struct SharedPyBytes {
