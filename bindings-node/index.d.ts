@@ -167,7 +167,8 @@ export interface UnsubscribeOptions extends CallOptions {
   properties?: { userProperties?: UserProperties }
 }
 
-export interface DisconnectOptions {
+/** `timeout` bounds the wait for the connection to close (default: the auth timeout). */
+export interface DisconnectOptions extends CallOptions {
   reasonCode?: number
   properties?: { sessionExpiryInterval?: number; reasonString?: string; userProperties?: UserProperties }
 }
@@ -317,9 +318,9 @@ export class MqttClient extends EventEmitter {
   unsubscribeNowait (topics: string | string[]): void
   ping (options?: CallOptions): Promise<PingResult>
   pingNowait (): void
-  authContinue (method: string, data?: Payload): Promise<AuthPacket>
+  authContinue (method: string, data?: Payload, options?: CallOptions): Promise<AuthPacket>
   authContinueNowait (method: string, data?: Payload): void
-  reAuthenticate (options?: { method: string; data?: Payload }): Promise<AuthPacket>
+  reAuthenticate (options?: CallOptions & { method?: string; data?: Payload }): Promise<AuthPacket>
   reAuthenticateNowait (options?: { method: string; data?: Payload }): void
   disconnect (options?: DisconnectOptions): Promise<void>
   disconnectNowait (): void

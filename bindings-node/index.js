@@ -671,40 +671,45 @@ class MqttClient extends EventEmitter {
     this._nowait(() => this._native.ping(0, undefined))
   }
 
-  /** AUTH Continue authentication (MQTT 5); resolves with the server's AUTH answer. */
-  authContinue (method, data) {
-    return this._request((id) => this._native.authContinue(id, method, toBuffer(data, 'data')))
+  /**
+   * AUTH Continue authentication (MQTT 5); resolves with the server's AUTH answer.
+   * `opts.timeout` (ms) overrides the client's auth timeout; `Infinity` waits without limit.
+   */
+  authContinue (method, data, opts = {}) {
+    return this._request((id) => this._native.authContinue(id, method, toBuffer(data, 'data'), timeoutMs(opts.timeout)))
   }
 
   /** Fire-and-forget `authContinue`: the answer arrives as an `auth` event. */
   authContinueNowait (method, data) {
-    this._nowait(() => this._native.authContinue(0, method, toBuffer(data, 'data')))
+    this._nowait(() => this._native.authContinue(0, method, toBuffer(data, 'data'), undefined))
   }
 
   /**
    * Re-authenticates. Without arguments the configured authenticator (`scram` option) runs
    * the whole exchange and this resolves on AUTH Success; with `{ method, data }` it sends
    * AUTH Re-authenticate by hand and resolves with the server's first answer (continue with
-   * `authContinue`).
+   * `authContinue`). `timeout` (ms) overrides the client's auth timeout; `Infinity` waits
+   * without limit.
    */
-  reAuthenticate ({ method, data } = {}) {
-    return this._request((id) => this._native.reAuthenticate(id, method, toBuffer(data, 'data')))
+  reAuthenticate ({ method, data, timeout } = {}) {
+    return this._request((id) => this._native.reAuthenticate(id, method, toBuffer(data, 'data'), timeoutMs(timeout)))
   }
 
   /** Fire-and-forget `reAuthenticate`: the server's answers arrive as `auth` events. */
   reAuthenticateNowait ({ method, data } = {}) {
-    this._nowait(() => this._native.reAuthenticate(0, method, toBuffer(data, 'data')))
+    this._nowait(() => this._native.reAuthenticate(0, method, toBuffer(data, 'data'), undefined))
   }
 
   /**
    * Sends DISCONNECT and waits until the connection is closed; the client may `connect()`
    * again. `opts`: reasonCode, properties { sessionExpiryInterval, reasonString,
-   * userProperties }.
+   * userProperties }, timeout (ms; overrides the client's auth timeout, which bounds the
+   * disconnect; `Infinity` waits without limit).
    */
   disconnect (opts = {}) {
     const p = opts.properties || {}
     return this._request((id) => this._native.disconnect(
-      id, opts.reasonCode, p.sessionExpiryInterval, p.reasonString, flatUserProperties(p.userProperties)))
+      id, opts.reasonCode, p.sessionExpiryInterval, p.reasonString, flatUserProperties(p.userProperties), timeoutMs(opts.timeout)))
   }
 
   /** Starts disconnecting; a `close` event follows. */
@@ -714,12 +719,18 @@ class MqttClient extends EventEmitter {
 
   /**
    * Closes the client for good (DISCONNECT if connected, then shutdown) and emits `end`.
-   * Pending operations fail with ERR_MQTT_CLIENT_CLOSED. Idempotent.
+   * Pending operations fail with ERR_MQTT_CLIENT_CLOSED. Idempotent. `opts` as for
+   * `disconnect()`, `timeout` included.
    * MQTT.js forms `end()`, `end(force)`, `end(force, opts)`, `end(cb)` are accepted.
    */
   end (...args) {
     const [rest, callback] = splitCallback(args)
     const opts = (typeof rest[0] === 'object' && rest[0]) || (typeof rest[1] === 'object' && rest[1]) || {}
+    try {
+      timeoutMs(opts.timeout)
+    } catch (error) {
+      return withCallback(Promise.reject(error), callback)
+    }
     if (!this._endPromise) {
       this._endPromise = (async () => {
         if (!this._closed) {

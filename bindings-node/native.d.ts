@@ -40,18 +40,24 @@ export declare class NativeClient {
   unsubscribe(id: number, filters: Array<string>, userProperties?: Array<string> | undefined | null, timeout?: number | undefined | null): void
   /** PINGREQ; request `id` completes on PINGRESP (id 0: fire-and-forget). */
   ping(id: number, timeout?: number | undefined | null): void
-  /** AUTH Continue authentication; completes with the server's answer. */
-  authContinue(id: number, method: string, data?: Buffer | undefined | null): void
   /**
-   * AUTH Re-authenticate; completes with the server's answer. Without `method`, the
-   * configured authenticator (`scram`) runs the whole exchange.
+   * AUTH Continue authentication; request `id` completes with the server's answer (id
+   * 0: fire-and-forget, the answer is an `auth` event). `timeout` in ms overrides the
+   * auth timeout (`Infinity`: no limit).
    */
-  reAuthenticate(id: number, method?: string | undefined | null, data?: Buffer | undefined | null): void
+  authContinue(id: number, method: string, data?: Uint8Array | undefined | null, timeout?: number | undefined | null): void
+  /**
+   * AUTH Re-authenticate; request `id` completes with the server's first answer (id 0:
+   * fire-and-forget, answers are `auth` events). Without `method`, the configured
+   * authenticator (`scram`) runs the whole exchange. `timeout` as for `auth_continue`.
+   */
+  reAuthenticate(id: number, method?: string | undefined | null, data?: Uint8Array | undefined | null, timeout?: number | undefined | null): void
   /**
    * DISCONNECT; request `id` completes once the connection is closed (id 0:
-   * fire-and-forget, Normal disconnection).
+   * fire-and-forget, Normal disconnection). `timeout` in ms overrides the auth timeout
+   * that bounds it (`Infinity`: no limit).
    */
-  disconnect(id: number, reasonCode?: number | undefined | null, sessionExpiryInterval?: number | undefined | null, reasonString?: string | undefined | null, userProperties?: Array<string> | undefined | null): void
+  disconnect(id: number, reasonCode?: number | undefined | null, sessionExpiryInterval?: number | undefined | null, reasonString?: string | undefined | null, userProperties?: Array<string> | undefined | null, timeout?: number | undefined | null): void
   /**
    * Shuts the client down for good; completes request `id`, then a final "closed" item
    * releases the threadsafe function.

@@ -11,32 +11,27 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use mqttkit::Error;
-use mqttkit::client::{Client, Message, PublishOptions, SubscribeOptions, UnsubscribeOptions};
+use mqttkit::client::{Client, Message, SubscribeOptions, Timeouts, UnsubscribeOptions};
 use mqttkit::dispatch::{Event, EventSink};
-use mqttkit::protocol::{DisconnectProperties, ReasonCode, Subscription};
+use mqttkit::protocol::{DisconnectProperties, ReasonCode};
 use mqttkit::runtime::RuntimeUser;
-use napi::bindgen_prelude::{Array, Buffer, Either, Function};
+use napi::bindgen_prelude::{Array, Either, Function};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{CleanupEnvHook, Env, Status};
 use napi_derive::napi;
 use tokio::sync::{Notify, mpsc};
 
+use crate::driver::{Op, drive};
 use crate::errors;
-use crate::events::{self, Item, Reply};
+use crate::events::{self, Item};
 use crate::options::{self, NativeClientOptions, NativePublishProperties, NativeSubscription};
 
 /// How many undrained events the dispatcher may queue before it waits for the JS thread
 /// (and so, through the core's bounded queue, before the socket stops being read).
 const EVENT_HIGH_WATER: usize = 4096;
-
-/// Long enough to mean "no timeout" for a per-call override.
-const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
 type Wake = ThreadsafeFunction<(), napi::bindgen_prelude::Unknown<'static>, (), Status, false, false, 0>;
 
@@ -46,9 +41,12 @@ pub(crate) struct Inbox {
     scheduled: AtomicBool,
     wake: Mutex<Option<Wake>>,
     undrained_events: AtomicUsize,
-    drained: Notify,
-    closed: AtomicBool,
-    sink_dropped: Notify,
+    /// Signalled whenever JS consumed events (the sink waits for it above the high water).
+    pub(crate) drained: Notify,
+    /// Set once the driver has finished: the sink no longer waits.
+    pub(crate) closed: AtomicBool,
+    /// Signalled when the core drops the sink (every event was delivered).
+    pub(crate) sink_dropped: Notify,
     acks: Mutex<HashMap<u32, Message>>,
     next_ack: AtomicU32,
 }
@@ -58,12 +56,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Inbox {
-    fn push_all(&self, items: impl IntoIterator<Item = Item>) {
+    /// Queues `items` for the JS thread and wakes it if needed.
+    pub(crate) fn push_all(&self, items: impl IntoIterator<Item = Item>) {
         lock(&self.queue).extend(items);
         self.schedule();
     }
 
-    fn push(&self, item: Item) {
+    /// Queues `item` for the JS thread and wakes it if needed.
+    pub(crate) fn push(&self, item: Item) {
         lock(&self.queue).push(item);
         self.schedule();
     }
@@ -127,143 +127,6 @@ impl EventSink for Sink {
             drained.await;
         }
     }
-}
-
-/// An operation queued for the driver task.
-enum Op {
-    Connect(Option<Option<Duration>>),
-    ConnectNowait,
-    Publish(String, Bytes, PublishOptions),
-    PublishNowait(String, Bytes, PublishOptions),
-    Subscribe(Vec<Subscription>, SubscribeOptions),
-    SubscribeNowait(Vec<Subscription>, SubscribeOptions),
-    Unsubscribe(Vec<String>, UnsubscribeOptions),
-    UnsubscribeNowait(Vec<String>),
-    Ping(Option<Option<Duration>>),
-    PingNowait,
-    AuthContinue(String, Option<Bytes>),
-    ReAuthenticate(String, Option<Bytes>),
-    ReAuthenticateAuto,
-    Disconnect(ReasonCode, DisconnectProperties),
-    DisconnectNowait,
-    Shutdown,
-}
-
-async fn run(client: Client, id: u32, op: Op) -> Option<(u32, Result<Reply, Error>)> {
-    let result = match op {
-        Op::Connect(timeout) => match timeout {
-            Some(timeout) => client.connect_with_timeout(timeout).await,
-            None => client.connect().await,
-        }
-        .map(Reply::Connect),
-        Op::ConnectNowait => client.connect_nowait().await.map(|()| Reply::Unit),
-        Op::Publish(topic, payload, options) => {
-            client.publish_with(topic, payload, options).await.map(Reply::Publish)
-        }
-        Op::PublishNowait(topic, payload, options) => {
-            client.publish_with_nowait(topic, payload, options).await.map(|()| Reply::Unit)
-        }
-        Op::Subscribe(subscriptions, options) => {
-            client.subscribe_with(subscriptions, options).await.map(Reply::Subscribe)
-        }
-        Op::SubscribeNowait(subscriptions, options) => {
-            client.subscribe_with_nowait(subscriptions, options).await.map(|()| Reply::Unit)
-        }
-        Op::Unsubscribe(filters, options) => {
-            client.unsubscribe_with(filters, options).await.map(Reply::Unsubscribe)
-        }
-        Op::UnsubscribeNowait(filters) => {
-            let mut result = Ok(Reply::Unit);
-            for filter in filters {
-                if let Err(error) = client.unsubscribe_nowait(filter).await {
-                    result = Err(error);
-                }
-            }
-            result
-        }
-        Op::Ping(timeout) => match timeout {
-            Some(timeout) => client.ping_with_timeout(timeout).await,
-            None => client.ping().await,
-        }
-        .map(Reply::Ping),
-        Op::PingNowait => client.ping_nowait().await.map(|()| Reply::Unit),
-        Op::AuthContinue(method, data) => client.auth_continue(method, data).await.map(Reply::Auth),
-        Op::ReAuthenticate(method, data) => client.re_authenticate_with(method, data).await.map(Reply::Auth),
-        Op::ReAuthenticateAuto => client.re_authenticate().await.map(Reply::Auth),
-        Op::Disconnect(reason, properties) => {
-            client.disconnect_with(reason, properties).await.map(|()| Reply::Unit)
-        }
-        Op::DisconnectNowait => client.disconnect_nowait().await.map(|()| Reply::Unit),
-        Op::Shutdown => client.shutdown().await.map(|()| Reply::Unit),
-    };
-    Some((id, result))
-}
-
-/// Runs queued operations in call order: each one's first step (handing the command to the
-/// connection task) happens in the order the calls were made; their acknowledgements are
-/// awaited concurrently.
-async fn drive(client: Client, mut ops: mpsc::UnboundedReceiver<(u32, Op)>, inbox: Arc<Inbox>) {
-    let mut pending = FuturesUnordered::new();
-    let mut batch = Vec::with_capacity(256);
-    let mut open = true;
-    while open || !pending.is_empty() {
-        tokio::select! {
-            received = ops.recv_many(&mut batch, 256), if open => {
-                if received == 0 {
-                    open = false;
-                }
-                for (id, op) in batch.drain(..) {
-                    let shutdown = matches!(op, Op::Shutdown);
-                    let handed_over_at_once = matches!(
-                        op,
-                        Op::ConnectNowait
-                            | Op::PublishNowait(..)
-                            | Op::SubscribeNowait(..)
-                            | Op::UnsubscribeNowait(..)
-                            | Op::PingNowait
-                            | Op::DisconnectNowait
-                    );
-                    if handed_over_at_once {
-                        // Fire-and-forget: finished once the core has the command. Handing
-                        // them over one after the other keeps the call order even while the
-                        // core's command queue is full (concurrent sends could overtake).
-                        if let Some((_, Err(error))) = run(client.clone(), 0, op).await {
-                            inbox.push_all(vec![Item::Event(Event::Error(error), 0)]);
-                        }
-                    } else {
-                        pending.push(run(client.clone(), id, op));
-                    }
-                    if shutdown {
-                        // Nothing may be queued after the shutdown.
-                        ops.close();
-                    }
-                }
-            }
-            Some(done) = pending.next(), if !pending.is_empty() => {
-                let mut finished = Vec::new();
-                finished.extend(done);
-                // Take everything else that is ready now, to wake JS once for all of it.
-                while let Some(Some(more)) = futures_util::FutureExt::now_or_never(pending.next()) {
-                    finished.extend(more);
-                }
-                let items = finished.into_iter().filter_map(|(id, result)| match (id, result) {
-                    // Fire-and-forget: only failures are reported, as `error` events.
-                    (0, Ok(_)) => None,
-                    (0, Err(error)) => Some(Item::Event(Event::Error(error), 0)),
-                    (id, result) => Some(Item::Done(id, result)),
-                });
-                inbox.push_all(items.collect::<Vec<_>>());
-            }
-        }
-    }
-    drop(client);
-    // Every operation is done; the core's dispatcher ends once the connection task has
-    // stopped and every event was delivered (the sink is dropped then). The bound only
-    // matters if the connection task outlives its last handle for a moment.
-    let _ = tokio::time::timeout(Duration::from_secs(5), inbox.sink_dropped.notified()).await;
-    inbox.closed.store(true, Ordering::Release);
-    inbox.drained.notify_waiters();
-    inbox.push(Item::Closed);
 }
 
 /// Where operations go to the driver task.
@@ -338,6 +201,10 @@ impl NativeClient {
         Ok(NativeClient { client, ops, inbox, cleanup: Mutex::new(cleanup), _runtime: runtime })
     }
 
+    fn timeouts(&self) -> &Timeouts {
+        self.client.options().timeouts()
+    }
+
     fn queue(&self, id: u32, op: Op) -> napi::Result<(), &'static str> {
         self.ops.send((id, op)).map_err(|_| to_napi(Error::ChannelClosed))
     }
@@ -375,7 +242,7 @@ impl NativeClient {
     /// Connects; completes request `id`. `timeout` in ms overrides the connect timeout.
     #[napi]
     pub fn connect(&self, id: u32, timeout: Option<f64>) -> napi::Result<(), &'static str> {
-        let timeout = options::call_timeout(timeout).map_err(to_napi)?;
+        let timeout = options::explicit_timeout(timeout, self.timeouts().connect).map_err(to_napi)?;
         self.queue(id, Op::Connect(timeout))
     }
 
@@ -473,9 +340,7 @@ impl NativeClient {
         let mut options = SubscribeOptions::default();
         options.subscription_identifier = subscription_identifier;
         options.user_properties = options::user_properties(user_properties);
-        if let Some(timeout) = options::call_timeout(timeout).map_err(to_napi)? {
-            options.timeout = Some(timeout.unwrap_or(FOREVER));
-        }
+        options.timeout = options::option_timeout(timeout).map_err(to_napi)?;
         if id == 0 {
             self.queue(0, Op::SubscribeNowait(subscriptions, options))
         } else {
@@ -495,13 +360,11 @@ impl NativeClient {
         if filters.is_empty() {
             return Err(errors::invalid_argument("unsubscribe needs at least one topic filter"));
         }
-        if id == 0 {
-            return self.queue(0, Op::UnsubscribeNowait(filters));
-        }
         let mut options = UnsubscribeOptions::default();
         options.user_properties = options::user_properties(user_properties);
-        if let Some(timeout) = options::call_timeout(timeout).map_err(to_napi)? {
-            options.timeout = Some(timeout.unwrap_or(FOREVER));
+        options.timeout = options::option_timeout(timeout).map_err(to_napi)?;
+        if id == 0 {
+            return self.queue(0, Op::UnsubscribeNowait(filters, options));
         }
         self.queue(id, Op::Unsubscribe(filters, options))
     }
@@ -512,40 +375,54 @@ impl NativeClient {
         if id == 0 {
             return self.queue(0, Op::PingNowait);
         }
-        let timeout = options::call_timeout(timeout).map_err(to_napi)?;
+        let timeout = options::explicit_timeout(timeout, self.timeouts().ping).map_err(to_napi)?;
         self.queue(id, Op::Ping(timeout))
     }
 
-    /// AUTH Continue authentication; completes with the server's answer.
+    /// AUTH Continue authentication; request `id` completes with the server's answer (id
+    /// 0: fire-and-forget, the answer is an `auth` event). `timeout` in ms overrides the
+    /// auth timeout (`Infinity`: no limit).
     #[napi]
     pub fn auth_continue(
         &self,
         id: u32,
         method: String,
-        data: Option<Buffer>,
+        data: Option<&[u8]>,
+        timeout: Option<f64>,
     ) -> napi::Result<(), &'static str> {
-        self.queue(id, Op::AuthContinue(method, data.map(|d| Bytes::copy_from_slice(&d))))
+        let data = data.map(Bytes::copy_from_slice);
+        if id == 0 {
+            return self.queue(0, Op::AuthContinueNowait(method, data));
+        }
+        let timeout = options::explicit_timeout(timeout, self.timeouts().auth).map_err(to_napi)?;
+        self.queue(id, Op::AuthContinue(method, data, timeout))
     }
 
-    /// AUTH Re-authenticate; completes with the server's answer. Without `method`, the
-    /// configured authenticator (`scram`) runs the whole exchange.
+    /// AUTH Re-authenticate; request `id` completes with the server's first answer (id 0:
+    /// fire-and-forget, answers are `auth` events). Without `method`, the configured
+    /// authenticator (`scram`) runs the whole exchange. `timeout` as for `auth_continue`.
     #[napi]
     pub fn re_authenticate(
         &self,
         id: u32,
         method: Option<String>,
-        data: Option<Buffer>,
+        data: Option<&[u8]>,
+        timeout: Option<f64>,
     ) -> napi::Result<(), &'static str> {
-        match method {
-            Some(method) => {
-                self.queue(id, Op::ReAuthenticate(method, data.map(|d| Bytes::copy_from_slice(&d))))
-            }
-            None => self.queue(id, Op::ReAuthenticateAuto),
-        }
+        let data = data.map(Bytes::copy_from_slice);
+        let timeout = options::explicit_timeout(timeout, self.timeouts().auth).map_err(to_napi)?;
+        let op = match (method, id) {
+            (Some(method), 0) => Op::ReAuthenticateNowait(method, data),
+            (Some(method), _) => Op::ReAuthenticate(method, data, timeout),
+            (None, 0) => Op::ReAuthenticateAutoNowait,
+            (None, _) => Op::ReAuthenticateAuto(timeout),
+        };
+        self.queue(id, op)
     }
 
     /// DISCONNECT; request `id` completes once the connection is closed (id 0:
-    /// fire-and-forget, Normal disconnection).
+    /// fire-and-forget, Normal disconnection). `timeout` in ms overrides the auth timeout
+    /// that bounds it (`Infinity`: no limit).
     #[napi]
     pub fn disconnect(
         &self,
@@ -554,6 +431,7 @@ impl NativeClient {
         session_expiry_interval: Option<u32>,
         reason_string: Option<String>,
         user_properties: Option<Vec<String>>,
+        timeout: Option<f64>,
     ) -> napi::Result<(), &'static str> {
         if id == 0 {
             return self.queue(0, Op::DisconnectNowait);
@@ -569,7 +447,8 @@ impl NativeClient {
             user_properties: options::user_properties(user_properties),
             server_reference: None,
         };
-        self.queue(id, Op::Disconnect(reason, properties))
+        let timeout = options::explicit_timeout(timeout, self.timeouts().auth).map_err(to_napi)?;
+        self.queue(id, Op::Disconnect(reason, properties, timeout))
     }
 
     /// Shuts the client down for good; completes request `id`, then a final "closed" item

@@ -5,6 +5,7 @@
 //! public API on top (Promises, EventEmitter, `for await`, `MqttError`).
 
 mod client;
+mod driver;
 mod errors;
 mod events;
 mod options;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mqttkit::Error;
-use mqttkit::client::{ClientOptions, OfflineBuffer, PublishOptions, ReconnectPolicy, Timeouts};
+use mqttkit::client::{ClientOptions, NO_TIMEOUT, OfflineBuffer, PublishOptions, ReconnectPolicy, Timeouts};
 use mqttkit::protocol::{
     PayloadFormat, ProtocolVersion, PublishProperties, QoS, RetainHandling, Subscription,
     SubscriptionOptions, UserProperty, Will, WillProperties,
@@ -236,8 +236,9 @@ fn timeout_ms(name: &str, ms: Option<f64>, current: Option<Duration>) -> Result<
     }
 }
 
-/// A per-call timeout in milliseconds (`Infinity`: wait forever).
-pub(crate) fn call_timeout(ms: Option<f64>) -> Result<Option<Option<Duration>>, Error> {
+/// A per-call timeout in milliseconds: `None` (not given) keeps the client's default,
+/// `Some(None)` (`Infinity`) waits without limit.
+fn call_timeout(ms: Option<f64>) -> Result<Option<Option<Duration>>, Error> {
     match ms {
         None => Ok(None),
         Some(ms) if ms == f64::INFINITY => Ok(Some(None)),
@@ -246,6 +247,21 @@ pub(crate) fn call_timeout(ms: Option<f64>) -> Result<Option<Option<Duration>>, 
             other => other,
         }),
     }
+}
+
+/// A per-call timeout as the core's per-call options spell it: `None` for the client's
+/// default, [`NO_TIMEOUT`] for no limit.
+pub(crate) fn option_timeout(ms: Option<f64>) -> Result<Option<Duration>, Error> {
+    Ok(call_timeout(ms)?.map(|timeout| timeout.unwrap_or(NO_TIMEOUT)))
+}
+
+/// A per-call timeout as the core's explicit timeout parameters spell it (`None`: no
+/// limit), `default` when not given.
+pub(crate) fn explicit_timeout(
+    ms: Option<f64>,
+    default: Option<Duration>,
+) -> Result<Option<Duration>, Error> {
+    Ok(call_timeout(ms)?.unwrap_or(default))
 }
 
 /// Publish properties into the core's.
@@ -282,10 +298,7 @@ pub(crate) fn publish_options(
 ) -> Result<PublishOptions, Error> {
     let mut options = PublishOptions::qos(qos(Some(qos_value))?).retain(retain);
     options.properties = publish_properties(properties)?;
-    if let Some(timeout) = call_timeout(timeout)? {
-        // `None` here means "wait forever", which PublishOptions spells as a very long time.
-        options.timeout = Some(timeout.unwrap_or(Duration::from_secs(365 * 24 * 3600)));
-    }
+    options.timeout = option_timeout(timeout)?;
     Ok(options)
 }
 
