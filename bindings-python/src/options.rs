@@ -20,16 +20,19 @@ use crate::authenticator::PyAuthenticator;
 use crate::errors::{invalid_argument, invalid_configuration, to_py_err};
 use crate::payload::payload_bytes;
 
+/// A QoS number (0, 1 or 2).
 pub(crate) fn qos(value: u8) -> PyResult<QoS> {
     QoS::from_u8(value).ok_or_else(|| invalid_argument(format!("qos must be 0, 1 or 2, got {value}")))
 }
 
+/// A number of seconds as a [`Duration`]; `name` is the argument named in the error.
 pub(crate) fn seconds(name: &str, value: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(value).map_err(|_| {
         invalid_argument(format!("{name} must be a non-negative number of seconds, got {value}"))
     })
 }
 
+/// User properties given as `(name, value)` pairs.
 pub(crate) fn user_properties(pairs: Option<Vec<(String, String)>>) -> Vec<UserProperty> {
     pairs.unwrap_or_default().into_iter().map(|(name, value)| (name.into(), value.into())).collect()
 }
@@ -116,6 +119,7 @@ impl Limit {
     }
 }
 
+/// The client options for `url` from the keyword options the package passes (a dict).
 pub(crate) fn build_options(url: &str, options: &Bound<'_, PyDict>) -> PyResult<ClientOptions> {
     let o = Options { dict: options.copy()? };
     let mut b: ClientOptionsBuilder = ClientOptions::builder(url);
@@ -347,6 +351,7 @@ fn build_offline_buffer(value: &Bound<'_, PyAny>) -> PyResult<OfflineBuffer> {
     Ok(buffer)
 }
 
+/// The options of one publication (`properties`: the dict of its MQTT 5 properties).
 pub(crate) fn publish_options(
     qos_value: u8,
     retain: bool,
@@ -379,6 +384,7 @@ pub(crate) fn publish_options(
 /// normalises every form of subscription.
 pub(crate) type SubscriptionSpec = (String, u8, bool, bool, u8);
 
+/// The core's subscriptions from the normalised tuples.
 pub(crate) fn subscriptions(specs: Vec<SubscriptionSpec>) -> PyResult<Vec<Subscription>> {
     specs
         .into_iter()
