@@ -42,11 +42,17 @@
  * return: prefer the asynchronous forms there.
  *
  * Asynchronous and blocking forms. Every operation exists as mqttkit_client_X(...,
- * callback, user_data): returns at once; when it returns MQTTKIT_RESULT_OK the callback
- * runs exactly once with a mqttkit_completion_t (with callback NULL the operation is
- * fire-and-forget and its acknowledgement arrives as an event); and as
- * mqttkit_client_X_sync(..., timeout_ms, out...): blocks until the acknowledgement or the
- * timeout (0: the client's configured timeout for that operation).
+ * timeout_ms, callback, user_data): returns once the operation is handed to the connection
+ * (in call order); when it returns MQTTKIT_RESULT_OK the callback runs exactly once with a
+ * mqttkit_completion_t (with callback NULL the operation is fire-and-forget and its
+ * acknowledgement arrives as an event); and as mqttkit_client_X_sync(..., timeout_ms,
+ * out...): blocks until the acknowledgement or the timeout. timeout_ms is per call in both:
+ * 0 is the client's configured timeout for that operation, MQTTKIT_NO_TIMEOUT no limit.
+ *
+ * Options objects. Client options take every core option (will properties, TLS, ...);
+ * publish, subscribe, unsubscribe and disconnect options carry the MQTT 5 properties of one
+ * call and may be NULL; broker configurations come from TOML or per-field setters. Calls
+ * copy what they need from them.
  */
 
 
@@ -214,6 +220,21 @@ typedef struct mqttkit_subscribe_options_t mqttkit_subscribe_options_t;
 // Properties of one UNSUBSCRIBE (`mqttkit_client_unsubscribe_many[_sync]`).
 typedef struct mqttkit_unsubscribe_options_t mqttkit_unsubscribe_options_t;
 
+// MQTT 5 enhanced authentication implemented in C (SCRAM, Kerberos, ...): the client sends
+// the method in CONNECT (and on re-authentication) and lets these callbacks produce the
+// data. Unlike event callbacks, they run on mqttkit's runtime threads, synchronously in the
+// connection's task: keep them short, never block, and never call mqttkit client functions
+// from them. A callback returning anything but `MQTTKIT_RESULT_OK` fails the attempt with
+// `MQTTKIT_RESULT_AUTH_FAILED`. Any callback may be NULL (no data / accept).
+typedef struct {
+  // Starts one exchange (each connect or re-authentication): may write the initial data.
+  mqttkit_result (*start)(void *user_data, mqttkit_auth_data_t *out);
+  // Answers the server's challenge (`challenge` valid during the call): may write data.
+  mqttkit_result (*respond)(void *user_data, const uint8_t *challenge, size_t len, mqttkit_auth_data_t *out);
+  // Checks the server's final data (CONNACK or AUTH Success; valid during the call).
+  mqttkit_result (*finish)(void *user_data, const uint8_t *data, size_t len);
+} mqttkit_authenticator_t;
+
 // Counters of a running broker (`mqttkit_broker_stats`).
 typedef struct {
   // Connections currently open.
@@ -306,21 +327,6 @@ typedef struct {
 // client's dispatch thread.
 typedef void (*mqttkit_completion_cb)(void *user_data, const mqttkit_completion_t *completion);
 
-// MQTT 5 enhanced authentication implemented in C (SCRAM, Kerberos, ...): the client sends
-// the method in CONNECT (and on re-authentication) and lets these callbacks produce the
-// data. Unlike event callbacks, they run on mqttkit's runtime threads, synchronously in the
-// connection's task: keep them short, never block, and never call mqttkit client functions
-// from them. A callback returning anything but `MQTTKIT_RESULT_OK` fails the attempt with
-// `MQTTKIT_RESULT_AUTH_FAILED`. Any callback may be NULL (no data / accept).
-typedef struct {
-  // Starts one exchange (each connect or re-authentication): may write the initial data.
-  mqttkit_result (*start)(void *user_data, mqttkit_auth_data_t *out);
-  // Answers the server's challenge (`challenge` valid during the call): may write data.
-  mqttkit_result (*respond)(void *user_data, const uint8_t *challenge, size_t len, mqttkit_auth_data_t *out);
-  // Checks the server's final data (CONNACK or AUTH Success; valid during the call).
-  mqttkit_result (*finish)(void *user_data, const uint8_t *data, size_t len);
-} mqttkit_authenticator_t;
-
 // One subscription of `mqttkit_client_subscribe_many`.
 typedef struct {
   // Topic filter (NUL-terminated UTF-8, copied).
@@ -339,6 +345,31 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Sets the authentication data an authenticator callback answers with (copied; `data` may
+// be NULL when `len` is 0, for empty data). Not calling it means "no data".
+//
+// # Safety
+// `out` is the pointer the callback received; `data` readable for `len` bytes.
+mqttkit_result mqttkit_auth_data_set(mqttkit_auth_data_t *out, const uint8_t *data, size_t len);
+
+// Runs enhanced authentication with `method` (copied) and the C `authenticator` callbacks
+// (copied; `user_data` is passed to them) at every connect and on
+// `mqttkit_client_auth(..., reauthenticate = true, method = NULL, ...)`. MQTT 5 only. See
+// `mqttkit_authenticator_t` for the threads these callbacks run on.
+//
+// # Safety
+// `options` live; `method` NUL-terminated; `authenticator` NULL or readable.
+mqttkit_result mqttkit_client_options_set_authenticator(mqttkit_client_options_t *options, const char *method, const mqttkit_authenticator_t *authenticator, void *user_data);
+
+// Runs SCRAM-SHA-256 enhanced authentication (RFC 5802 / 7677, method "SCRAM-SHA-256")
+// with `username` and `password` (both copied) at every connect and on
+// `mqttkit_client_auth(..., reauthenticate = true, method = NULL, ...)`: the server proves
+// it knows the password too. MQTT 5 only. Replaces an authenticator set before.
+//
+// # Safety
+// `options` NULL or live; `username` and `password` NULL or NUL-terminated.
+mqttkit_result mqttkit_client_options_set_scram_sha256(mqttkit_client_options_t *options, const char *username, const char *password);
 
 // Creates a broker configuration with the defaults and writes it to `*config_out`. The
 // caller owns it and frees it with `mqttkit_broker_config_free`.
@@ -1278,6 +1309,13 @@ mqttkit_result mqttkit_client_options_add_user_property(mqttkit_client_options_t
 // `options` live; `filter` NUL-terminated.
 mqttkit_result mqttkit_client_options_add_auto_subscribe(mqttkit_client_options_t *options, const char *filter, int32_t qos);
 
+// Subscribes to `subscription` (its filter copied; with its No Local, Retain As Published
+// and Retain Handling options) after every connect that did not resume a session.
+//
+// # Safety
+// `options` NULL or live; `subscription` NULL or readable, its filter NUL-terminated.
+mqttkit_result mqttkit_client_options_add_auto_subscription(mqttkit_client_options_t *options, const mqttkit_subscription_t *subscription);
+
 // Creates empty publish options (never NULL unless out of memory). Free with
 // `mqttkit_publish_options_free`.
 mqttkit_publish_options_t *mqttkit_publish_options_new(void);
@@ -1329,22 +1367,6 @@ mqttkit_result mqttkit_publish_options_set_topic_alias(mqttkit_publish_options_t
 // # Safety
 // `options` live; `name` and `value` NUL-terminated.
 mqttkit_result mqttkit_publish_options_add_user_property(mqttkit_publish_options_t *options, const char *name, const char *value);
-
-// Sets the authentication data an authenticator callback answers with (copied; `data` may
-// be NULL when `len` is 0, for empty data). Not calling it means "no data".
-//
-// # Safety
-// `out` is the pointer the callback received; `data` readable for `len` bytes.
-mqttkit_result mqttkit_auth_data_set(mqttkit_auth_data_t *out, const uint8_t *data, size_t len);
-
-// Runs enhanced authentication with `method` (copied) and the C `authenticator` callbacks
-// (copied; `user_data` is passed to them) at every connect and on
-// `mqttkit_client_auth(..., reauthenticate = true, ...)`. MQTT 5 only. See
-// `mqttkit_authenticator_t` for the threads these callbacks run on.
-//
-// # Safety
-// `options` live; `method` NUL-terminated; `authenticator` NULL or readable.
-mqttkit_result mqttkit_client_options_set_authenticator(mqttkit_client_options_t *options, const char *method, const mqttkit_authenticator_t *authenticator, void *user_data);
 
 // Subscribes to `filter` (copied) with maximum `qos` and reports the SUBACK to `callback`
 // (`reason_codes[0]`: the granted QoS), or `MQTTKIT_RESULT_TIMEOUT` when none came within

@@ -6,6 +6,7 @@
 //! `cbindgen.toml`, whose header text documents threads, ownership and reentrancy).
 #![allow(non_camel_case_types)]
 
+pub mod authenticator;
 pub mod broker;
 pub mod broker_config;
 pub mod call_options;

@@ -1,19 +1,18 @@
 //! `mqttkit_client_options_t` (every core client option) and `mqttkit_publish_options_t`.
 
-use std::ffi::{c_char, c_void};
+use std::ffi::c_char;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use mqttkit::client::{
-    AuthExchange, Authenticator, ClientOptions, ClientOptionsBuilder, OfflineBuffer, PublishOptions,
-    ReconnectPolicy, Timeouts,
+    ClientOptions, ClientOptionsBuilder, OfflineBuffer, PublishOptions, ReconnectPolicy, Timeouts,
 };
 use mqttkit::protocol::{PayloadFormat, ProtocolVersion, Subscription, Will, WillProperties};
 use mqttkit::transport::TlsOptions;
 
 use crate::error::{Failure, FfiResult, mqttkit_result};
-use crate::ffi::{UserData, arg_bytes, arg_qos};
+use crate::ffi::{arg_bytes, arg_qos};
 use crate::{check_bytes, check_ref, check_str, ffi_result};
 
 type Step = Arc<dyn Fn(ClientOptionsBuilder) -> ClientOptionsBuilder + Send + Sync>;
@@ -36,7 +35,11 @@ pub struct mqttkit_client_options_t {
 }
 
 impl mqttkit_client_options_t {
-    fn push(&mut self, step: impl Fn(ClientOptionsBuilder) -> ClientOptionsBuilder + Send + Sync + 'static) {
+    /// Adds a change of the core builder, applied in call order at build time.
+    pub(crate) fn push(
+        &mut self,
+        step: impl Fn(ClientOptionsBuilder) -> ClientOptionsBuilder + Send + Sync + 'static,
+    ) {
         self.steps.push(Arc::new(step));
     }
 
@@ -596,6 +599,25 @@ pub unsafe extern "C" fn mqttkit_client_options_add_auto_subscribe(
     }
 }
 
+/// Subscribes to `subscription` (its filter copied; with its No Local, Retain As Published
+/// and Retain Handling options) after every connect that did not resume a session.
+///
+/// # Safety
+/// `options` NULL or live; `subscription` NULL or readable, its filter NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mqttkit_client_options_add_auto_subscription(
+    options: *mut mqttkit_client_options_t,
+    subscription: *const crate::subscriptions::mqttkit_subscription_t,
+) -> mqttkit_result {
+    ffi_result! {
+        let options = opts_mut(options)?;
+        check_ref!(subscription);
+        let subscription = crate::subscriptions::subscriptions(subscription, 1)?.remove(0);
+        options.push(move |b| b.auto_subscribe(subscription.clone()));
+        Ok(())
+    }
+}
+
 /// MQTT 5 properties of one publication. Opaque; create with
 /// `mqttkit_publish_options_new`, free with `mqttkit_publish_options_free`. The publish
 /// functions copy what they need: the object may be freed or reused right after the call.
@@ -747,159 +769,5 @@ pub unsafe extern "C" fn mqttkit_publish_options_add_user_property(
         let (name, value) = (check_str!(name).to_owned(), check_str!(value).to_owned());
         options.properties.user_properties.push((name.into(), value.into()));
         Ok(())
-    }
-}
-
-/// Authentication data written by an authenticator callback with `mqttkit_auth_data_set`.
-/// Opaque; only valid during the callback that received it.
-pub struct mqttkit_auth_data_t {
-    data: Option<Bytes>,
-}
-
-/// Sets the authentication data an authenticator callback answers with (copied; `data` may
-/// be NULL when `len` is 0, for empty data). Not calling it means "no data".
-///
-/// # Safety
-/// `out` is the pointer the callback received; `data` readable for `len` bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mqttkit_auth_data_set(
-    out: *mut mqttkit_auth_data_t,
-    data: *const u8,
-    len: usize,
-) -> mqttkit_result {
-    ffi_result! {
-        // SAFETY: the pointer handed to the callback, live during it.
-        let out = unsafe { out.as_mut() }
-            .ok_or_else(|| Failure::new(mqttkit_result::MQTTKIT_RESULT_NULL_PARAMETER, "argument `out` is NULL"))?;
-        out.data = Some(Bytes::copy_from_slice(check_bytes!(data, len)));
-        Ok(())
-    }
-}
-
-/// MQTT 5 enhanced authentication implemented in C (SCRAM, Kerberos, ...): the client sends
-/// the method in CONNECT (and on re-authentication) and lets these callbacks produce the
-/// data. Unlike event callbacks, they run on mqttkit's runtime threads, synchronously in the
-/// connection's task: keep them short, never block, and never call mqttkit client functions
-/// from them. A callback returning anything but `MQTTKIT_RESULT_OK` fails the attempt with
-/// `MQTTKIT_RESULT_AUTH_FAILED`. Any callback may be NULL (no data / accept).
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct mqttkit_authenticator_t {
-    /// Starts one exchange (each connect or re-authentication): may write the initial data.
-    pub start:
-        Option<unsafe extern "C" fn(user_data: *mut c_void, out: *mut mqttkit_auth_data_t) -> mqttkit_result>,
-    /// Answers the server's challenge (`challenge` valid during the call): may write data.
-    pub respond: Option<
-        unsafe extern "C" fn(
-            user_data: *mut c_void,
-            challenge: *const u8,
-            len: usize,
-            out: *mut mqttkit_auth_data_t,
-        ) -> mqttkit_result,
-    >,
-    /// Checks the server's final data (CONNACK or AUTH Success; valid during the call).
-    pub finish:
-        Option<unsafe extern "C" fn(user_data: *mut c_void, data: *const u8, len: usize) -> mqttkit_result>,
-}
-
-struct CAuthenticator {
-    method: String,
-    callbacks: mqttkit_authenticator_t,
-    user_data: UserData,
-}
-
-// SAFETY: the callbacks are plain function pointers; user_data is the caller's, who is told
-// the callbacks run on mqttkit's runtime threads.
-unsafe impl Send for CAuthenticator {}
-// SAFETY: as above.
-unsafe impl Sync for CAuthenticator {}
-
-struct CExchange {
-    callbacks: mqttkit_authenticator_t,
-    user_data: UserData,
-}
-
-// SAFETY: as for CAuthenticator.
-unsafe impl Send for CExchange {}
-
-fn c_failure(what: &str, result: mqttkit_result) -> String {
-    format!("the authenticator's {what} callback returned {result:?}")
-}
-
-impl Authenticator for CAuthenticator {
-    fn method(&self) -> &str {
-        &self.method
-    }
-
-    fn start(&self) -> Box<dyn AuthExchange> {
-        Box::new(CExchange { callbacks: self.callbacks, user_data: self.user_data })
-    }
-}
-
-impl AuthExchange for CExchange {
-    fn initial_data(&mut self) -> Option<Bytes> {
-        let f = self.callbacks.start?;
-        let mut out = mqttkit_auth_data_t { data: None };
-        // SAFETY: registered by the C caller for this signature; `out` lives during the call.
-        let result = unsafe { f(self.user_data.0, &mut out) };
-        if result == mqttkit_result::MQTTKIT_RESULT_OK { out.data } else { None }
-    }
-
-    fn respond(&mut self, challenge: Option<&[u8]>) -> Result<Option<Bytes>, String> {
-        let Some(f) = self.callbacks.respond else { return Ok(None) };
-        let challenge = challenge.unwrap_or(&[]);
-        let mut out = mqttkit_auth_data_t { data: None };
-        // SAFETY: as above; `challenge` lives during the call.
-        let result = unsafe { f(self.user_data.0, challenge.as_ptr(), challenge.len(), &mut out) };
-        if result == mqttkit_result::MQTTKIT_RESULT_OK {
-            Ok(out.data)
-        } else {
-            Err(c_failure("respond", result))
-        }
-    }
-
-    fn finish(&mut self, data: Option<&[u8]>) -> Result<(), String> {
-        let Some(f) = self.callbacks.finish else { return Ok(()) };
-        let data = data.unwrap_or(&[]);
-        // SAFETY: as above.
-        let result = unsafe { f(self.user_data.0, data.as_ptr(), data.len()) };
-        if result == mqttkit_result::MQTTKIT_RESULT_OK { Ok(()) } else { Err(c_failure("finish", result)) }
-    }
-}
-
-/// Runs enhanced authentication with `method` (copied) and the C `authenticator` callbacks
-/// (copied; `user_data` is passed to them) at every connect and on
-/// `mqttkit_client_auth(..., reauthenticate = true, ...)`. MQTT 5 only. See
-/// `mqttkit_authenticator_t` for the threads these callbacks run on.
-///
-/// # Safety
-/// `options` live; `method` NUL-terminated; `authenticator` NULL or readable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn mqttkit_client_options_set_authenticator(
-    options: *mut mqttkit_client_options_t,
-    method: *const c_char,
-    authenticator: *const mqttkit_authenticator_t,
-    user_data: *mut c_void,
-) -> mqttkit_result {
-    ffi_result! {
-        let options = opts_mut(options)?;
-        let method = check_str!(method).to_owned();
-        let callbacks = *check_ref!(authenticator);
-        let authenticator = Arc::new(CAuthenticator { method, callbacks, user_data: UserData(user_data) });
-        options.push(move |b| b.authenticator(SharedAuthenticator(authenticator.clone())));
-        Ok(())
-    }
-}
-
-/// One C authenticator shared by every client built from the same options.
-struct SharedAuthenticator(Arc<CAuthenticator>);
-
-impl Authenticator for SharedAuthenticator {
-    fn method(&self) -> &str {
-        self.0.method()
-    }
-
-    fn start(&self) -> Box<dyn AuthExchange> {
-        self.0.start()
     }
 }

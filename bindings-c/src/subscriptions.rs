@@ -33,7 +33,11 @@ pub struct mqttkit_subscription_t {
     pub retain_handling: u8,
 }
 
-fn subscriptions(items: *const mqttkit_subscription_t, count: usize) -> FfiResult<Vec<Subscription>> {
+/// The core subscriptions of `count` C entries at `items`.
+pub(crate) fn subscriptions(
+    items: *const mqttkit_subscription_t,
+    count: usize,
+) -> FfiResult<Vec<Subscription>> {
     if count == 0 {
         return Err(Failure::invalid("subscribe needs at least one subscription"));
     }

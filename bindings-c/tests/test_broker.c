@@ -224,6 +224,86 @@ static void test_broker_durable_storage_survives_a_restart(void) {
     snprintf(command, sizeof command, "rm -rf '%s'", dir);
     CHECK(system(command) == 0);
 }
+typedef struct {
+    waiter_t w;
+    int completions;
+    mqttkit_result result;
+    uint8_t reason;
+} done_t;
+
+static void on_done(void *ud, const mqttkit_completion_t *completion) {
+    done_t *d = ud;
+    pthread_mutex_lock(&d->w.lock);
+    d->completions++;
+    d->result = completion->result;
+    d->reason = completion->reason_code;
+    pthread_cond_broadcast(&d->w.changed);
+    pthread_mutex_unlock(&d->w.lock);
+}
+
+/* SCRAM-SHA-256 against the embedded broker's users: connect, re-authenticate through the
+ * configured authenticator (method NULL) in both forms, a wrong password; and an automatic
+ * subscription with its options. */
+static void test_scram_reauthentication_and_auto_subscription(void) {
+    mqttkit_broker_config_t *config = NULL;
+    CHECK_OK(mqttkit_broker_config_new(&config));
+    CHECK_OK(mqttkit_broker_config_set_listener(config, "127.0.0.1:0"));
+    CHECK_OK(mqttkit_broker_config_set_allow_anonymous(config, false));
+    CHECK_OK(mqttkit_broker_config_add_user(config, "carol", "s3cret"));
+    mqttkit_broker_t *broker = NULL;
+    CHECK_OK(mqttkit_broker_start(config, &broker));
+    mqttkit_broker_config_free(config);
+    if (!broker) return;
+    char url[64];
+    snprintf(url, sizeof url, "mqtt://127.0.0.1:%u", mqttkit_broker_port(broker, 0));
+
+    for (int wrong = 0; wrong <= 1; wrong++) {
+        mqttkit_client_options_t *o = mqttkit_client_options_new(url);
+        CHECK_OK(mqttkit_client_options_set_reconnect(o, false, 1000, 30000, 2.0, 0.2, 0));
+        CHECK_OK(mqttkit_client_options_set_scram_sha256(o, "carol", wrong ? "guess" : "s3cret"));
+        mqttkit_subscription_t auto_sub = {.filter = "scram/#", .qos = 1, .no_local = true};
+        CHECK_OK(mqttkit_client_options_add_auto_subscription(o, &auto_sub));
+        mqttkit_client_t *client = NULL;
+        CHECK_OK(mqttkit_client_new(o, &client));
+        mqttkit_client_options_free(o);
+        if (wrong) {
+            CHECK(mqttkit_client_connect_sync(client, 10000, NULL) != MQTTKIT_RESULT_OK);
+            mqttkit_client_free(client);
+            continue;
+        }
+        inbox_t inbox = {0};
+        waiter_init(&inbox.w);
+        CHECK_OK(mqttkit_client_set_message_callback(client, on_message, &inbox));
+        CHECK_OK(mqttkit_client_connect_sync(client, 10000, NULL));
+        uint8_t reason = 0xFF;
+        CHECK_OK(mqttkit_client_auth_sync(client, true, NULL, NULL, 0, 10000, &reason));
+        CHECK(reason == 0x00);
+        done_t done = {0};
+        waiter_init(&done.w);
+        CHECK_OK(mqttkit_client_auth(client, true, NULL, NULL, 0, MQTTKIT_NO_TIMEOUT, on_done, &done));
+        CHECK(WAIT_FOR(&done.w, 10000, done.completions == 1));
+        CHECK_RESULT(done.result, MQTTKIT_RESULT_OK);
+        CHECK(done.reason == 0x00);
+        /* The automatic subscription is in place (No Local: our own message stays away, the
+         * second client's arrives). */
+        CHECK_OK(mqttkit_client_publish_sync(client, "scram/own", (const uint8_t *)"x", 1, 1, false, NULL, 10000, NULL));
+        mqttkit_client_options_t *po = mqttkit_client_options_new(url);
+        CHECK_OK(mqttkit_client_options_set_credentials(po, "carol", (const uint8_t *)"s3cret", 6));
+        mqttkit_client_t *publisher = NULL;
+        CHECK_OK(mqttkit_client_new(po, &publisher));
+        mqttkit_client_options_free(po);
+        CHECK_OK(mqttkit_client_connect_sync(publisher, 10000, NULL));
+        CHECK_OK(mqttkit_client_publish_sync(publisher, "scram/other", (const uint8_t *)"y", 1, 1, false, NULL, 10000, NULL));
+        CHECK(WAIT_FOR(&inbox.w, 10000, inbox.messages >= 1));
+        mqttkit_client_free(publisher);
+        mqttkit_client_free(client);
+        CHECK(inbox.messages == 1);
+        waiter_destroy(&done.w);
+        waiter_destroy(&inbox.w);
+    }
+    mqttkit_broker_free(broker);
+    CHECK_OK(mqttkit_wait_idle(10000));
+}
 #else
 static void test_broker_is_unsupported_in_this_build(void) {
     mqttkit_broker_config_t *config = NULL;
@@ -274,6 +354,7 @@ int main(void) {
     RUN(test_broker_config_setters);
     RUN(test_broker_config_setter_errors);
     RUN(test_broker_durable_storage_survives_a_restart);
+    RUN(test_scram_reauthentication_and_auto_subscription);
 #else
     RUN(test_broker_is_unsupported_in_this_build);
 #endif
