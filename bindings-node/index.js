@@ -290,6 +290,16 @@ function rethrowLater (error) {
 
 // ---- the client ---------------------------------------------------------------------------
 
+// Pending requests keep only their Promise's resolve function (no closure or array per call:
+// a plain loop of 100k publishes keeps 100k of them alive). `new Promise(captureResolve)`
+// leaves it in `captured`; a failure resolves with a rejected Promise.
+let captured
+function captureResolve (resolve) { captured = resolve }
+
+function rejectWith (resolve, error) {
+  resolve(Promise.reject(error))
+}
+
 /**
  * An MQTT client. Create it with `await mqttkit.connect(url, options)`.
  * Events: connect, message, close, disconnect, offline, reconnect, error, end, published,
@@ -340,15 +350,15 @@ class MqttClient extends EventEmitter {
   _request (call) {
     if (this._batch !== null) this._flush()
     const id = this._id()
-    return new Promise((resolve, reject) => {
-      try {
-        call(id)
-      } catch (error) {
-        reject(fromNative(error))
-        return
-      }
-      this._pending.set(id, [resolve, reject])
-    })
+    const promise = new Promise(captureResolve)
+    this._pending.set(id, captured)
+    try {
+      call(id)
+    } catch (error) {
+      this._pending.delete(id)
+      return Promise.reject(fromNative(error))
+    }
+    return promise
   }
 
   _nowait (call) {
@@ -429,7 +439,7 @@ class MqttClient extends EventEmitter {
           const result = publishResult(nums[i + 2], nums[i + 3], nums[i + 4], nums[i + 5] ? refs[r++] : {})
           i += 6
           const pending = this._pending.get(id)
-          if (pending !== undefined) { this._pending.delete(id); pending[0](result) }
+          if (pending !== undefined) { this._pending.delete(id); pending(result) }
           break
         }
         case TAG.DONE: {
@@ -437,7 +447,7 @@ class MqttClient extends EventEmitter {
           const value = refs[r++]
           i += 2
           const pending = this._pending.get(id)
-          if (pending !== undefined) { this._pending.delete(id); pending[0](value) }
+          if (pending !== undefined) { this._pending.delete(id); pending(value) }
           break
         }
         case TAG.FAILED: {
@@ -445,7 +455,7 @@ class MqttClient extends EventEmitter {
           const info = refs[r++]
           i += 2
           const pending = this._pending.get(id)
-          if (pending !== undefined) { this._pending.delete(id); pending[1](new MqttError(info)) }
+          if (pending !== undefined) { this._pending.delete(id); rejectWith(pending, new MqttError(info)) }
           break
         }
         case TAG.PUBLISHED: {
@@ -505,7 +515,7 @@ class MqttClient extends EventEmitter {
     if (this._closed) return
     this._closed = true
     const closedError = new MqttError({ code: 'ERR_MQTT_CLIENT_CLOSED', kind: 'CHANNEL_CLOSED', errno: 13, message: 'client is shut down' })
-    for (const [, pending] of this._pending) pending[1](closedError)
+    for (const pending of this._pending.values()) rejectWith(pending, closedError)
     this._pending.clear()
     this._closedResolve()
   }
@@ -527,23 +537,23 @@ class MqttClient extends EventEmitter {
   publish (topic, payload, opts, callback) {
     if (typeof opts === 'function') { callback = opts; opts = undefined }
     const id = this._id()
-    const promise = new Promise((resolve, reject) => {
-      try {
-        if (opts === undefined) {
-          this._enqueue(id, topic, payload, 0, false)
-        } else if (opts.properties === undefined && opts.timeout === undefined) {
-          this._enqueue(id, topic, payload, opts.qos ?? 0, opts.retain === true)
-        } else {
-          if (this._batch !== null) this._flush()
-          this._native.publish(id, topic, payloadOf(payload), opts.qos ?? 0, opts.retain === true,
-            opts.properties === undefined ? undefined : publishProperties(opts.properties), timeoutMs(opts.timeout))
-        }
-      } catch (error) {
-        reject(fromNative(error))
-        return
+    // Registered before the publication is queued: a batch handed over meanwhile may fail it.
+    let promise = new Promise(captureResolve)
+    this._pending.set(id, captured)
+    try {
+      if (opts === undefined) {
+        this._enqueue(id, topic, payload, 0, false)
+      } else if (opts.properties === undefined && opts.timeout === undefined) {
+        this._enqueue(id, topic, payload, opts.qos ?? 0, opts.retain === true)
+      } else {
+        if (this._batch !== null) this._flush()
+        this._native.publish(id, topic, payloadOf(payload), opts.qos ?? 0, opts.retain === true,
+          opts.properties === undefined ? undefined : publishProperties(opts.properties), timeoutMs(opts.timeout))
       }
-      this._pending.set(id, [resolve, reject])
-    })
+    } catch (error) {
+      this._pending.delete(id)
+      promise = Promise.reject(fromNative(error))
+    }
     return callback === undefined ? promise : withCallback(promise, callback)
   }
 
@@ -613,7 +623,7 @@ class MqttClient extends EventEmitter {
       const failure = fromNative(error)
       for (let i = 0; i < batch.records.length; i += 3) {
         const pending = this._pending.get(batch.records[i])
-        if (pending !== undefined) { this._pending.delete(batch.records[i]); pending[1](failure) }
+        if (pending !== undefined) { this._pending.delete(batch.records[i]); rejectWith(pending, failure) }
       }
     }
   }
