@@ -245,3 +245,37 @@ async fn unsubscribe_stops_delivery() {
     assert_eq!(broker.stats().subscriptions, 1);
     broker.shutdown().await;
 }
+
+/// Messages of mixed QoS reach each subscriber in the order they were published (MQTT
+/// 5.0 §4.6), through the shared-frame path (MQTT 3.1.1) and the per-subscriber path (a
+/// Subscription Identifier), and are counted once each.
+#[tokio::test]
+async fn mixed_qos_messages_keep_their_order() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let mut plain = TestClient::connect_v311(addr, "plain").await;
+    plain.subscribe("order", QoS::AtLeastOnce).await;
+    let mut with_id = TestClient::connect(addr, "with-id").await;
+    let mut subscribe = Subscribe::new(0, vec![Subscription::new("order", QoS::AtLeastOnce)]);
+    subscribe.properties.subscription_identifier = Some(3);
+    with_id.subscribe_with(subscribe).await;
+    let mut publisher = TestClient::connect(addr, "pub").await;
+    const N: usize = 300;
+    let levels = [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce, QoS::AtMostOnce];
+    for i in 0..N {
+        let publish = Publish::new("order", Bytes::from(i.to_string()), levels[i % levels.len()]);
+        publisher.publish(publish).await;
+    }
+    for (client, ids) in [(&mut plain, &[][..]), (&mut with_id, &[3][..])] {
+        for i in 0..N {
+            let got = client.recv_and_ack().await;
+            assert_eq!(got.payload, Bytes::from(i.to_string()));
+            assert_eq!(got.qos, levels[i % levels.len()].min(QoS::AtLeastOnce));
+            assert_eq!(got.properties.subscription_identifiers, ids);
+        }
+        client.expect_nothing().await;
+    }
+    let stats = broker.stats();
+    assert_eq!((stats.messages_in, stats.messages_out, stats.queued), (N as u64, 2 * N as u64, 0));
+    broker.shutdown().await;
+}

@@ -12,6 +12,7 @@ use bytestring::ByteString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::auth::{AuthDecision, AuthExchange, AuthStep, Credentials};
+use super::frame;
 use super::lazy_read::read_lazily;
 use super::session::{Delivery, Inflight, Message, OutState, PendingWill, Session, SubscriptionEntry};
 use super::stats::Counters;
@@ -498,7 +499,9 @@ impl<S: Stream> Connection<S> {
         for entry in inflight {
             match entry.state {
                 OutState::Published => {
-                    if !self.write_publish(&entry.delivery, entry.packet_id, true, now) {
+                    if self.write_publish(&entry.delivery, entry.packet_id, true, now) {
+                        Counters::add(&self.shared.counters.messages_out, 1);
+                    } else {
                         unsendable.push(entry.packet_id);
                     }
                 }
@@ -671,25 +674,51 @@ impl<S: Stream> Connection<S> {
 
     /// Moves queued messages into the write buffer; true if it stopped at the high-water
     /// mark with more to send.
+    ///
+    /// QoS 0 deliveries are taken out of the queue in batches and encoded after the
+    /// session's lock is released, so that publishers queueing more for this session do
+    /// not wait for the encoding; QoS 1/2 deliveries get their packet identifier and
+    /// inflight entry under the lock. Queue order is kept.
     fn pump(&mut self, session: &Arc<Session>) -> Result<bool, Close> {
         let shared = self.shared.clone();
-        let mut state = session.lock();
-        if state.taken_over {
-            return Err(Close::TakenOver);
-        }
+        let counters = &shared.counters;
         let now = Instant::now();
         let mut dropped = Vec::new();
+        let mut batch = Vec::new();
+        let (mut taken, mut written) = (0u64, 0u64);
         let mut more = true;
-        while self.wbuf.len() < WRITE_HIGH_WATER {
-            let Some(delivery) = state.next_to_send(self.window, now, &shared.counters, &mut dropped) else {
-                more = false;
-                break;
-            };
-            if delivery.qos == QoS::AtMostOnce {
-                self.write_publish(&delivery, 0, false, now);
-            } else {
+        while more && self.wbuf.len() < WRITE_HIGH_WATER {
+            let mut state = session.lock();
+            if state.taken_over {
+                drop(state);
+                Counters::sub(&counters.queued, taken);
+                return Err(Close::TakenOver);
+            }
+            let mut room = WRITE_HIGH_WATER - self.wbuf.len();
+            loop {
+                let Some(delivery) = state.next_to_send(self.window, now, counters, &mut dropped) else {
+                    more = false;
+                    break;
+                };
+                taken += 1;
+                if delivery.qos == QoS::AtMostOnce {
+                    room = room
+                        .saturating_sub(delivery.message.payload.len() + delivery.message.topic.len() + 8);
+                    batch.push(delivery);
+                    if room == 0 {
+                        break;
+                    }
+                    continue;
+                }
+                if !batch.is_empty() {
+                    // Written after the QoS 0 ones before it.
+                    drop(state);
+                    written += self.write_batch(&mut batch, now);
+                    state = session.lock();
+                }
                 let packet_id = state.next_packet_id();
                 if self.write_publish(&delivery, packet_id, false, now) {
+                    written += 1;
                     if delivery.store_id != 0 {
                         let op = Op::SetState(
                             session.client_id.clone(),
@@ -703,21 +732,55 @@ impl<S: Stream> Connection<S> {
                 } else if delivery.store_id != 0 {
                     dropped.push(delivery.store_id);
                 }
+                if self.wbuf.len() >= WRITE_HIGH_WATER {
+                    break;
+                }
+            }
+            if more {
+                more = !state.queue.is_empty();
+            }
+            let drained = state.queue.len() < shared.congestion_mark();
+            drop(state);
+            written += self.write_batch(&mut batch, now);
+            if drained {
+                session.released.notify_waiters();
             }
         }
+        Counters::sub(&counters.queued, taken);
+        Counters::add(&counters.messages_out, written);
         for id in dropped {
             shared.storage.submit(Op::DeleteMessage(session.client_id.clone(), id));
         }
-        if state.queue.len() < shared.congestion_mark() {
-            session.released.notify_waiters();
+        Ok(more)
+    }
+
+    /// Writes and empties a batch of QoS 0 deliveries; returns how many were written.
+    fn write_batch(&mut self, batch: &mut Vec<Delivery>, now: Instant) -> u64 {
+        let mut written = 0;
+        for delivery in batch.drain(..) {
+            written += u64::from(self.write_publish(&delivery, 0, false, now));
         }
-        Ok(more && !state.queue.is_empty())
+        written
     }
 
     /// Encodes a PUBLISH for a delivery (with a topic alias when the client allows one);
     /// false if it was not sent: expired, or larger than the client's Maximum Packet Size
-    /// (counted and logged; MQTT-3.1.2-25).
+    /// (counted and logged; MQTT-3.1.2-25). The caller counts it in `messages_out`.
     fn write_publish(&mut self, delivery: &Delivery, packet_id: u16, dup: bool, now: Instant) -> bool {
+        let message = &delivery.message;
+        let nothing_specific = delivery.qos == message.qos
+            && (!self.v5()
+                || (delivery.subscription_ids.is_empty()
+                    && message.expires_at.is_none()
+                    && self.client_alias_max == 0));
+        if nothing_specific
+            && let Some(frame) = message.frames.get(message, self.version)
+            && frame.len() <= self.client_max_packet as usize
+        {
+            let dup = dup && delivery.qos != QoS::AtMostOnce;
+            frame::put(&mut self.wbuf, frame, dup, delivery.retain, packet_id, message.topic.len());
+            return true;
+        }
         let Some(mut publish) = delivery.to_publish(packet_id, dup, now) else {
             Counters::add(&self.shared.counters.expired, 1);
             return false;
@@ -762,7 +825,6 @@ impl<S: Stream> Connection<S> {
             Counters::add(&self.shared.counters.dropped, 1);
             return false;
         }
-        Counters::add(&self.shared.counters.messages_out, 1);
         true
     }
 

@@ -22,6 +22,7 @@ mod auth;
 mod config;
 mod connection;
 mod error;
+mod frame;
 mod lazy_read;
 mod retained;
 mod router;
@@ -400,6 +401,7 @@ impl Shared {
             properties: message.properties.clone(),
             publisher: message.publisher.clone(),
             expires_at: message.expires_at,
+            frames: Default::default(),
         });
         if retained.len() >= self.config.limits.max_retained_messages
             && retained.get(&message.topic).is_none()

@@ -12,6 +12,7 @@ use bytestring::ByteString;
 use tokio::sync::Notify;
 
 use super::config::Limits;
+use super::frame::Frames;
 use super::stats::Counters;
 use crate::protocol::{ProtocolVersion, Publish, PublishProperties, QoS, SubscriptionOptions, Will};
 
@@ -29,6 +30,8 @@ pub(crate) struct Message {
     pub(crate) publisher: Option<Arc<str>>,
     /// When the Message Expiry Interval ends.
     pub(crate) expires_at: Option<Instant>,
+    /// The PUBLISH encoded once for every subscriber that needs nothing specific.
+    pub(crate) frames: Frames,
 }
 
 impl Message {
@@ -56,6 +59,7 @@ impl Message {
             properties,
             publisher,
             expires_at: expiry.map(|e| Instant::now() + Duration::from_secs(e.into())),
+            frames: Frames::default(),
         }
     }
 
@@ -263,16 +267,22 @@ impl SessionState {
     }
 
     fn forget(&mut self, delivery: &Delivery, counters: &Counters) {
+        self.unaccount(delivery);
+        Counters::sub(&counters.queued, 1);
+    }
+
+    /// Takes a delivery leaving the queue out of this session's totals.
+    fn unaccount(&mut self, delivery: &Delivery) {
         self.queued_bytes -= delivery.size();
         if delivery.qos == QoS::AtMostOnce {
             self.queued_qos0 -= 1;
         }
-        Counters::sub(&counters.queued, 1);
     }
 
     /// Takes the next queued delivery that may be sent now, dropping expired ones.
     /// `window` is how many QoS 1/2 messages may be in flight.
-    /// Stored deliveries dropped on the way are added to `expired_ids`.
+    /// Stored deliveries dropped on the way are added to `expired_ids`. The caller takes
+    /// the deliveries it gets out of `counters.queued` (in one step for a batch).
     pub(crate) fn next_to_send(
         &mut self,
         window: usize,
@@ -295,7 +305,7 @@ impl SessionState {
                 return None;
             }
             let delivery = self.queue.pop_front().expect("front exists");
-            self.forget(&delivery, counters);
+            self.unaccount(&delivery);
             return Some(delivery);
         }
     }

@@ -509,6 +509,7 @@ fn decode_delivery(bytes: &[u8]) -> Option<StoredDelivery> {
         properties: publish.properties,
         publisher: (!publisher.is_empty()).then(|| Arc::from(publisher)),
         expires_at: (expires_ms != 0).then(|| unix_ms_to_instant(expires_ms)),
+        frames: Default::default(),
     };
     Some(StoredDelivery {
         delivery: Delivery { message: Arc::new(message), qos, retain, subscription_ids, shared, store_id: 0 },
