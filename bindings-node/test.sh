@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Node package tests from a clean checkout: install, build (debug), node:test suite, the
-# examples against a Mosquitto on a free port, and the TypeScript check.
+# examples against a Mosquitto on free ports (plain and TLS, with a CA made by `openssl`),
+# and the TypeScript check.
 # Usage (from anywhere): bash bindings-node/test.sh
 set -euo pipefail
 
@@ -25,16 +26,29 @@ mosquitto_bin=/usr/sbin/mosquitto
 [ -x "$mosquitto_bin" ] || mosquitto_bin="$(command -v mosquitto)"
 workdir="$(mktemp -d)"
 port="$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" > "$workdir/mosquitto.conf"
+tls_port="$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
+# A CA and a server certificate for the TLS example (Mosquitto reads them as its own user).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$workdir/ca.key" \
+  -out "$workdir/ca.crt" -days 2 -subj /CN=mqttkit-example-ca 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$workdir/server.key" \
+  -out "$workdir/server.csr" -subj /CN=127.0.0.1 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$workdir/server.ext"
+openssl x509 -req -in "$workdir/server.csr" -CA "$workdir/ca.crt" -CAkey "$workdir/ca.key" -set_serial 1 \
+  -days 2 -extfile "$workdir/server.ext" -out "$workdir/server.crt" 2>/dev/null
+chmod 755 "$workdir" && chmod 644 "$workdir"/*
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlistener %s 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n' \
+  "$port" "$tls_port" "$workdir/ca.crt" "$workdir/server.crt" "$workdir/server.key" > "$workdir/mosquitto.conf"
 "$mosquitto_bin" -c "$workdir/mosquitto.conf" >/dev/null 2>&1 &
 mosquitto_pid=$!
 cleanup() { kill "$mosquitto_pid" 2>/dev/null || true; wait "$mosquitto_pid" 2>/dev/null || true; rm -rf "$workdir"; }
 trap cleanup EXIT
-for _ in $(seq 1 200); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.05
+for p in "$port" "$tls_port"; do
+  for _ in $(seq 1 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break
+    sleep 0.05
+  done
 done
-export MQTT_URL="mqtt://127.0.0.1:$port"
+export MQTT_URL="mqtt://127.0.0.1:$port" MQTTS_URL="mqtts://127.0.0.1:$tls_port" MQTT_CA="$workdir/ca.crt"
 for example in "$root"/examples/node/*.js "$root"/examples/node/*.mjs; do
   echo "-- $(basename "$example")"
   timeout 30 node "$example"

@@ -1,6 +1,6 @@
 // A TypeScript example, type-checked by `tsc --noEmit` in the tests (and runnable after
 // compiling). It shows the types of options, results, events and errors.
-import { connect, MqttError, type MqttClient, type PublishResult } from '../../bindings-node'
+import { connect, MqttError, type ConnectOptions, type MessageIterator, type MqttClient, type PublishResult } from '../../bindings-node'
 
 async function main (): Promise<void> {
   const client: MqttClient = await connect(process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883', {
@@ -22,11 +22,19 @@ async function main (): Promise<void> {
     properties: { contentType: 'text/plain', userProperties: { source: 'ts' } },
   })
   console.log(ack.reasonCode)
-  for await (const message of client.messages()) {
-    console.log(message.topic, message.qos)
+  // Per-call timeouts: ms, or Infinity to wait without limit.
+  await client.ping({ timeout: Infinity })
+  const messages: MessageIterator = client.messages()
+  for await (const message of messages) {
+    console.log(message.topic, message.qos, messages.buffered)
     break
   }
-  await client.end()
+  await client.end({ timeout: 2_000 })
+}
+
+/** The TLS options' types (`mqtts://`); not run by this example. */
+export function tlsOptions (ca: Buffer, cert: string, key: string): ConnectOptions {
+  return { ca: [ca], cert, key, servername: 'broker.example', ALPNProtocols: ['mqtt'], rejectUnauthorized: true }
 }
 
 main().catch((error: unknown) => {
