@@ -6,11 +6,12 @@
 mod support;
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mqttkit::broker::{BrokerConfig, Durability, StorageConfig};
 use mqttkit::protocol::{
-    Connect, ConnectProperties, Packet, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode,
+    Connect, ConnectProperties, Packet, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, Will,
 };
 use support::{TestClient, start_broker_with, wait_until};
 
@@ -135,6 +136,81 @@ async fn incoming_qos2_state_survives_a_restart() {
     }
     publisher.publish_simple("x", "marker", QoS::AtMostOnce).await;
     assert_eq!(&sub.recv_publish().await.payload[..], b"marker");
+    broker.shutdown().await;
+}
+
+/// A will waiting for its Will Delay Interval (MQTT 5.0 §3.1.3.2.2) survives a restart:
+/// published when it falls due (not at the restart), with its properties, once.
+#[tokio::test]
+async fn a_delayed_will_is_published_after_a_restart() {
+    let dir = TempDir::new("will");
+    let broker = start_broker_with(config(&dir, Durability::Sync)).await;
+    let addr = broker.local_addr();
+    // A persistent watcher, so that the will is queued for it whenever it fires.
+    let (mut watcher, _) = TestClient::connect_with(addr, persistent("watcher")).await;
+    watcher.subscribe("wills/#", QoS::AtLeastOnce).await;
+    watcher.disconnect().await;
+    let mut will = Will::new("wills/mortal", Bytes::from_static(b"gone"));
+    will.qos = QoS::AtLeastOnce;
+    will.properties.will_delay_interval = Some(3);
+    will.properties.user_properties = vec![("k".into(), "v".into())];
+    let (mortal, _) =
+        TestClient::connect_with(addr, Connect { will: Some(will), ..persistent("mortal") }).await;
+    mortal.drop_connection().await;
+    wait_until("mortal is offline", || broker.stats().connections == 0).await;
+    let lost_at = Instant::now();
+    broker.shutdown().await;
+
+    let broker = start_broker_with(config(&dir, Durability::Sync)).await;
+    let (mut watcher, connack) = TestClient::connect_with(broker.local_addr(), persistent("watcher")).await;
+    assert!(connack.session_present);
+    let got = watcher.recv_and_ack().await;
+    assert!(lost_at.elapsed() >= Duration::from_millis(2900), "published after {:?}", lost_at.elapsed());
+    assert_eq!((&*got.topic, &got.payload[..]), ("wills/mortal", &b"gone"[..]));
+    assert_eq!(got.properties.user_properties, vec![("k".into(), "v".into())]);
+    assert_eq!(broker.stats().messages_in, 1);
+    watcher.ping().await; // the PUBACK is handled before the shutdown
+    watcher.disconnect().await;
+    broker.shutdown().await;
+
+    // Published, so no longer stored: a third start publishes nothing (the watcher's ping
+    // round trip comes after anything the broker publishes while starting).
+    let broker = start_broker_with(config(&dir, Durability::Sync)).await;
+    let (mut watcher, _) = TestClient::connect_with(broker.local_addr(), persistent("watcher")).await;
+    watcher.expect_nothing().await;
+    assert_eq!(broker.stats().messages_in, 0);
+    broker.shutdown().await;
+}
+
+/// A client that comes back before its Will Delay Interval cancels the stored will too.
+#[tokio::test]
+async fn a_resumed_session_cancels_its_stored_will() {
+    let dir = TempDir::new("will-cancel");
+    let broker = start_broker_with(config(&dir, Durability::Sync)).await;
+    let addr = broker.local_addr();
+    let mut will = Will::new("wills/back", Bytes::from_static(b"gone"));
+    will.properties.will_delay_interval = Some(3600);
+    let (mortal, _) =
+        TestClient::connect_with(addr, Connect { will: Some(will), ..persistent("back") }).await;
+    mortal.drop_connection().await;
+    wait_until("back is offline", || broker.stats().connections == 0).await;
+    broker.shutdown().await;
+
+    let broker = start_broker_with(config(&dir, Durability::Sync)).await;
+    let (back, connack) = TestClient::connect_with(broker.local_addr(), persistent("back")).await;
+    assert!(connack.session_present);
+    back.disconnect().await;
+    broker.shutdown().await;
+
+    // Its session ends now (Clean Start): a will still stored would be published.
+    let broker = start_broker_with(config(&dir, Durability::Sync)).await;
+    let mut watcher = TestClient::connect(broker.local_addr(), "watcher").await;
+    watcher.subscribe("wills/#", QoS::AtMostOnce).await;
+    let (fresh, connack) = TestClient::connect_with(broker.local_addr(), Connect::new("back")).await;
+    assert!(!connack.session_present);
+    watcher.expect_nothing().await;
+    assert_eq!(broker.stats().messages_in, 0);
+    fresh.disconnect().await;
     broker.shutdown().await;
 }
 

@@ -17,6 +17,7 @@ use super::lazy_read::read_lazily;
 use super::session::{Delivery, Inflight, Message, OutState, PendingWill, Session, SubscriptionEntry};
 use super::stats::Counters;
 use super::storage::{self, Op};
+use super::stored_will;
 use super::{Shared, write};
 use crate::protocol::{
     AckProperties, Auth, ConnAck, ConnAckProperties, Connect, Decoder, Disconnect, Packet, ProtocolError,
@@ -563,7 +564,9 @@ impl<S: Stream> Connection<S> {
             match current {
                 Some(session) if !clean_start => {
                     // Resumed before the Will Delay Interval passed: no will (MQTT-3.1.3-9).
-                    session.lock().pending_will = None;
+                    if session.lock().pending_will.take().is_some() {
+                        self.shared.storage.submit(Op::DeleteWill(client_id.clone()));
+                    }
                     (session, true)
                 }
                 other => {
@@ -1328,6 +1331,10 @@ impl<S: Stream> Connection<S> {
                     publish_now = Some(*will);
                 } else {
                     let due = now + Duration::from_secs(delay.into());
+                    if self.shared.storage.is_persistent() {
+                        let record = stored_will::encode(&will, due);
+                        self.shared.storage.submit(Op::PutWill(session.client_id.clone(), record));
+                    }
                     state.pending_will = Some(Box::new(PendingWill { will: *will, due }));
                     self.shared.schedule_will(due, session.client_id.clone(), state.generation);
                 }

@@ -30,6 +30,7 @@ mod session;
 mod stats;
 mod stop;
 mod storage;
+mod stored_will;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -584,6 +585,22 @@ impl Shared {
             }
             self.sessions().insert(client_id, session);
         }
+        // Wills that were waiting for their delay: due again at the same time, or published
+        // now if it has passed or their session ended while the broker was down.
+        for (client_id, will, due) in restored.wills {
+            let session = self.sessions().get(&client_id).cloned();
+            match session {
+                Some(session) => {
+                    let mut state = session.lock();
+                    state.pending_will = Some(Box::new(session::PendingWill { will, due }));
+                    self.schedule_will(due, client_id, state.generation);
+                }
+                None => {
+                    self.storage.submit(Op::DeleteWill(client_id.clone()));
+                    self.publish_will(&client_id, will);
+                }
+            }
+        }
     }
 
     fn schedule(&self, at: Instant, kind: TimerKind, client_id: Arc<str>, generation: u64) {
@@ -609,7 +626,11 @@ impl Shared {
             match timer.kind {
                 TimerKind::Will => {
                     let due = state.pending_will.as_ref().is_some_and(|w| w.due <= timer.at);
-                    (if due { state.pending_will.take().map(|w| w.will) } else { None }, false)
+                    let will = if due { state.pending_will.take().map(|w| w.will) } else { None };
+                    if will.is_some() {
+                        self.storage.submit(Op::DeleteWill(session.client_id.clone()));
+                    }
+                    (will, false)
                 }
                 TimerKind::SessionExpiry => (state.pending_will.take().map(|w| w.will), true),
             }

@@ -1,5 +1,6 @@
 //! Persistence: sessions (expiry, subscriptions), queued and in-flight QoS 1/2 messages,
-//! incoming QoS 2 state and retained messages in a redb database under the data directory.
+//! incoming QoS 2 state, wills waiting for their delay and retained messages in a redb
+//! database under the data directory.
 //!
 //! The broker never touches the database itself: it submits [`Op`]s to one writer thread,
 //! which applies everything that has arrived since its last commit in one write transaction
@@ -22,12 +23,13 @@ use tokio::sync::{mpsc, oneshot};
 use super::config::{Durability, StorageConfig};
 use super::error::BrokerError;
 use super::session::{Delivery, Message, OutState, SharedOrigin, SubscriptionEntry};
-use crate::protocol::{Packet, ProtocolVersion, Publish, QoS, RetainHandling, SubscriptionOptions};
+use crate::protocol::{Packet, ProtocolVersion, Publish, QoS, RetainHandling, SubscriptionOptions, Will};
 
 const SESSIONS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("sessions");
 const MESSAGES: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("messages");
 const RETAINED: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("retained");
 const QOS2: TableDefinition<'_, (&str, u16), ()> = TableDefinition::new("incoming_qos2");
+const WILLS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("wills");
 
 /// Format version of stored records.
 const FORMAT: u8 = 1;
@@ -36,7 +38,7 @@ const FORMAT: u8 = 1;
 #[derive(Debug)]
 pub(crate) enum Op {
     PutSession(Arc<str>, Vec<u8>),
-    /// Deletes the session with its messages and QoS 2 state.
+    /// Deletes the session with its messages, QoS 2 state and pending will.
     DeleteSession(Arc<str>),
     PutMessage(Arc<str>, u64, Vec<u8>),
     /// Marks a stored message as in flight with this packet identifier and state.
@@ -46,6 +48,9 @@ pub(crate) enum Op {
     DeleteRetained(ByteString),
     PutQos2(Arc<str>, u16),
     DeleteQos2(Arc<str>, u16),
+    /// A will waiting for its Will Delay Interval ([`super::stored_will`]).
+    PutWill(Arc<str>, Vec<u8>),
+    DeleteWill(Arc<str>),
     /// Answered once everything submitted before it is committed: `true` if the commit
     /// succeeded.
     Barrier(oneshot::Sender<bool>),
@@ -89,6 +94,8 @@ pub(crate) type RestoredSession = (Arc<str>, SessionRecord, Vec<StoredDelivery>,
 pub(crate) struct Restored {
     pub(crate) sessions: Vec<RestoredSession>,
     pub(crate) retained: Vec<Arc<Message>>,
+    /// Pending wills by client identifier, with when they are due.
+    pub(crate) wills: Vec<(Arc<str>, Will, Instant)>,
 }
 
 fn db_error(context: &str, error: impl std::fmt::Display) -> BrokerError {
@@ -120,6 +127,7 @@ impl Storage {
             txn.open_table(MESSAGES).map_err(|e| db_error("storage", e))?;
             txn.open_table(RETAINED).map_err(|e| db_error("storage", e))?;
             txn.open_table(QOS2).map_err(|e| db_error("storage", e))?;
+            txn.open_table(WILLS).map_err(|e| db_error("storage", e))?;
             txn.commit().map_err(|e| db_error("storage", e))?;
         }
         let (restored, max_id) =
@@ -239,6 +247,7 @@ fn apply(db: &Database, batch: &mut [Op]) -> Result<(), redb::Error> {
         let mut messages = txn.open_table(MESSAGES)?;
         let mut retained = txn.open_table(RETAINED)?;
         let mut qos2 = txn.open_table(QOS2)?;
+        let mut wills = txn.open_table(WILLS)?;
         for op in batch.iter() {
             match op {
                 Op::PutSession(id, record) => {
@@ -248,6 +257,7 @@ fn apply(db: &Database, batch: &mut [Op]) -> Result<(), redb::Error> {
                     sessions.remove(&**id)?;
                     messages.retain_in((&**id, 0u64)..=(&**id, u64::MAX), |_, _| false)?;
                     qos2.retain_in((&**id, 0u16)..=(&**id, u16::MAX), |_, _| false)?;
+                    wills.remove(&**id)?;
                 }
                 Op::PutMessage(id, key, record) => {
                     messages.insert((&**id, *key), record.as_slice())?;
@@ -280,6 +290,12 @@ fn apply(db: &Database, batch: &mut [Op]) -> Result<(), redb::Error> {
                 Op::DeleteQos2(id, packet_id) => {
                     qos2.remove((&**id, *packet_id))?;
                 }
+                Op::PutWill(id, record) => {
+                    wills.insert(&**id, record.as_slice())?;
+                }
+                Op::DeleteWill(id) => {
+                    wills.remove(&**id)?;
+                }
                 Op::Barrier(_) | Op::Close => {}
             }
         }
@@ -294,6 +310,7 @@ fn restore(db: &Database) -> Result<(Restored, u64), redb::Error> {
     let messages = txn.open_table(MESSAGES)?;
     let retained = txn.open_table(RETAINED)?;
     let qos2 = txn.open_table(QOS2)?;
+    let wills = txn.open_table(WILLS)?;
     let mut restored = Restored::default();
     let mut max_id = 0;
     for entry in sessions.iter()? {
@@ -326,6 +343,13 @@ fn restore(db: &Database) -> Result<(Restored, u64), redb::Error> {
         let (_, value) = entry?;
         if let Some(stored) = decode_delivery(value.value()) {
             restored.retained.push(stored.delivery.message);
+        }
+    }
+    for entry in wills.iter()? {
+        let (key, value) = entry?;
+        match super::stored_will::decode(value.value()) {
+            Some((will, due)) => restored.wills.push((Arc::from(key.value()), will, due)),
+            None => tracing::warn!(client_id = key.value(), "unreadable stored will skipped"),
         }
     }
     Ok((restored, max_id))
@@ -430,14 +454,16 @@ fn decode_session(bytes: &[u8]) -> Option<SessionRecord> {
     Some(SessionRecord { version, expiry_interval, disconnected_at, subscriptions })
 }
 
-fn instant_to_unix_ms(at: Instant) -> u64 {
+/// An instant as Unix milliseconds (instants in the past give now).
+pub(crate) fn instant_to_unix_ms(at: Instant) -> u64 {
     let now = Instant::now();
     let base = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let offset = at.saturating_duration_since(now);
     (base + offset).as_millis() as u64
 }
 
-fn unix_ms_to_instant(ms: u64) -> Instant {
+/// Unix milliseconds as an instant (times in the past give now).
+pub(crate) fn unix_ms_to_instant(ms: u64) -> Instant {
     let base = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let target = Duration::from_millis(ms);
     Instant::now() + target.saturating_sub(base)
