@@ -8,8 +8,11 @@
 //! the core: after an exception there, CONNECT (or AUTH) goes out without data, and the
 //! failure is reported at the next step the core asks for, unless the server refuses first.
 
+use std::sync::{Arc, Mutex};
+
 use bytes::Bytes;
 use mqttkit::client::{AuthExchange, Authenticator};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -17,10 +20,15 @@ use crate::bridge::with_python;
 use crate::errors::invalid_configuration;
 use crate::payload::payload_bytes;
 
+/// The Python authenticator object, shared with the client that owns it so that Python's
+/// garbage collector can see it (`__traverse__`) and drop it (`__clear__`): an authenticator
+/// referring back to its client is then a cycle the collector can break.
+pub(crate) type SharedObject = Arc<Mutex<Option<Py<PyAny>>>>;
+
 /// A Python authenticator object with its method name read once.
 pub(crate) struct PyAuthenticator {
     method: String,
-    object: Py<PyAny>,
+    object: SharedObject,
 }
 
 impl PyAuthenticator {
@@ -39,7 +47,12 @@ impl PyAuthenticator {
         if !object.getattr("start").is_ok_and(|start| start.is_callable()) {
             return Err(invalid_configuration(format!("authenticator {method}: needs a start() method")));
         }
-        Ok(PyAuthenticator { method, object: object.clone().unbind() })
+        Ok(PyAuthenticator { method, object: Arc::new(Mutex::new(Some(object.clone().unbind()))) })
+    }
+
+    /// The object, as the owning client keeps it for the garbage collector.
+    pub(crate) fn shared(&self) -> SharedObject {
+        Arc::clone(&self.object)
     }
 }
 
@@ -67,7 +80,12 @@ impl Authenticator for PyAuthenticator {
     }
 
     fn start(&self) -> Box<dyn AuthExchange> {
-        let started = attached(&self.method, "start", |py| self.object.call_method0(py, "start"));
+        let started = attached(&self.method, "start", |py| {
+            let object =
+                self.object.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|o| o.clone_ref(py));
+            let object = object.ok_or_else(|| PyRuntimeError::new_err("the client was garbage-collected"))?;
+            object.call_method0(py, "start")
+        });
         Box::new(PyExchange { method: self.method.clone(), exchange: started })
     }
 }

@@ -10,8 +10,10 @@ use mqttkit::protocol::{DisconnectProperties, ProtocolVersion, ReasonCode, valid
 use mqttkit::runtime::RuntimeUser;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
+use pyo3::{PyTraverseError, PyVisit};
 use tokio::runtime::Handle;
 
+use crate::authenticator::SharedObject;
 use crate::bridge::{self, Lane, none};
 use crate::errors::{invalid_argument, to_py_err};
 use crate::events::{PySink, SinkShared};
@@ -59,6 +61,8 @@ pub(crate) struct NativeClient {
     lane: Lane,
     /// Whether the options name an authenticator (which re-authentication needs).
     has_authenticator: bool,
+    /// The Python authenticator, if one was given: visible to the garbage collector.
+    authenticator: Option<SharedObject>,
 }
 
 #[pymethods]
@@ -69,7 +73,7 @@ impl NativeClient {
         let has_authenticator = AUTHENTICATOR_OPTIONS.iter().try_fold(false, |found, key| {
             Ok::<_, PyErr>(found || options.get_item(key)?.is_some_and(|v| !v.is_none()))
         })?;
-        let options = build_options(url, options)?;
+        let (options, authenticator) = build_options(url, options)?;
         crate::logging::refresh_level(py);
         let runtime = py
             .detach(RuntimeUser::acquire)
@@ -87,6 +91,7 @@ impl NativeClient {
             sink,
             lane: Lane::default(),
             has_authenticator,
+            authenticator,
         })
     }
 
@@ -354,6 +359,23 @@ impl NativeClient {
             drop(runtime);
         });
         Ok(())
+    }
+
+    /// Lets the garbage collector see the Python authenticator (a `try_lock`: while the
+    /// connection task uses it, it is not reported, which only keeps it alive longer).
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(shared) = &self.authenticator
+            && let Ok(object) = shared.try_lock()
+        {
+            visit.call(object.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Drops the Python authenticator, to break a reference cycle through it.
+    fn __clear__(&self) {
+        let dropped = self.authenticator.as_ref().and_then(|shared| shared.try_lock().ok()?.take());
+        drop(dropped);
     }
 
     /// Whether `close()` was called.

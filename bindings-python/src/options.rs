@@ -16,7 +16,7 @@ use mqttkit::transport::TlsOptions;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::authenticator::PyAuthenticator;
+use crate::authenticator::{PyAuthenticator, SharedObject};
 use crate::errors::{invalid_argument, invalid_configuration, to_py_err};
 use crate::payload::payload_bytes;
 
@@ -119,8 +119,12 @@ impl Limit {
     }
 }
 
-/// The client options for `url` from the keyword options the package passes (a dict).
-pub(crate) fn build_options(url: &str, options: &Bound<'_, PyDict>) -> PyResult<ClientOptions> {
+/// The client options for `url` from the keyword options the package passes (a dict), and
+/// the Python authenticator among them, if any.
+pub(crate) fn build_options(
+    url: &str,
+    options: &Bound<'_, PyDict>,
+) -> PyResult<(ClientOptions, Option<SharedObject>)> {
     let o = Options { dict: options.copy()? };
     let mut b: ClientOptionsBuilder = ClientOptions::builder(url);
     if let Some(id) = o.take::<String>("client_id")? {
@@ -210,17 +214,22 @@ pub(crate) fn build_options(url: &str, options: &Bound<'_, PyDict>) -> PyResult<
         b = b.tls(build_tls(&tls.cast_into::<PyDict>()?)?);
     }
     let scram_login = o.take::<(String, String)>("scram")?;
+    let mut python_authenticator = None;
     let authenticator = o.any("authenticator")?;
     match (scram_login, authenticator) {
         (Some(_), Some(_)) => {
             return Err(invalid_configuration("give either scram or authenticator, not both"));
         }
         (Some((username, password)), None) => b = scram(b, username, password)?,
-        (None, Some(object)) => b = b.authenticator(PyAuthenticator::new(&object)?),
+        (None, Some(object)) => {
+            let authenticator = PyAuthenticator::new(&object)?;
+            python_authenticator = Some(authenticator.shared());
+            b = b.authenticator(authenticator);
+        }
         (None, None) => {}
     }
     o.finish()?;
-    b.build().map_err(to_py_err)
+    Ok((b.build().map_err(to_py_err)?, python_authenticator))
 }
 
 #[cfg(feature = "broker")]

@@ -213,3 +213,21 @@ async def test_re_authentication_by_hand_in_both_forms() -> None:
             events = await auth_events.wait(seen + 2)
             assert events[seen + 1].reason_code == 0
             exchange.finish(events[seen + 1].data)
+
+
+def test_an_authenticator_referring_to_its_client_is_collected() -> None:
+    # client -> native client -> authenticator -> client: a cycle through Rust, which the
+    # garbage collector sees (__traverse__) and breaks (__clear__).
+    import gc
+    import weakref
+
+    class BackReference(PyScram):
+        client: "mqttkit.Client"
+
+    authenticator = BackReference("alice", "secret")
+    client = mqttkit.Client("mqtt://127.0.0.1:1883", client_id=unique(), authenticator=authenticator)
+    authenticator.client = client
+    collected = weakref.ref(authenticator)
+    del authenticator, client
+    gc.collect()
+    assert collected() is None
