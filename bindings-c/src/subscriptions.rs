@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytestring::ByteString;
 use mqttkit::Operation;
 use mqttkit::client::{SubscribeOptions, SubscribeResult, UnsubscribeOptions, UnsubscribeResult};
-use mqttkit::protocol::{RetainHandling, Subscription};
+use mqttkit::protocol::{ReasonCode, RetainHandling, Subscription};
 
 use crate::call_options::{mqttkit_subscribe_options_t, mqttkit_unsubscribe_options_t};
 use crate::client::{Outcome, mqttkit_client_t, mqttkit_completion_cb};
@@ -110,16 +110,19 @@ fn unsubscribe_options(
     (options, limit)
 }
 
-fn fill_subscribed(o: &mut Outcome, r: SubscribeResult) {
-    o.packet_id = r.packet_id;
-    o.reason_codes = r.reason_codes.iter().map(|c| *c as u8).collect();
+/// A SUBACK or UNSUBACK as a completion: its packet id and one reason code per filter.
+fn fill_acked(o: &mut Outcome, packet_id: u16, codes: &[ReasonCode]) {
+    o.packet_id = packet_id;
+    o.reason_codes = codes.iter().map(|c| *c as u8).collect();
     o.reason_code = o.reason_codes.first().copied().unwrap_or(0);
 }
 
+fn fill_subscribed(o: &mut Outcome, r: SubscribeResult) {
+    fill_acked(o, r.packet_id, &r.reason_codes);
+}
+
 fn fill_unsubscribed(o: &mut Outcome, r: UnsubscribeResult) {
-    o.packet_id = r.packet_id;
-    o.reason_codes = r.reason_codes.iter().map(|c| *c as u8).collect();
-    o.reason_code = o.reason_codes.first().copied().unwrap_or(0);
+    fill_acked(o, r.packet_id, &r.reason_codes);
 }
 
 /// Starts a subscribe in either form.

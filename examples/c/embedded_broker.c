@@ -1,5 +1,7 @@
-/* Runs mqttkit's broker inside a C program on a free port, connects a client to it, sends
- * one message through it, prints the broker's counters and stops it gracefully.
+/* Runs mqttkit's broker inside a C program on a free port (configured field by field: a
+ * user list instead of anonymous access, a few limits), connects a client that logs in
+ * with SCRAM-SHA-256, sends one message through it, prints the broker's counters and stops
+ * it gracefully.
  *
  *   cc embedded_broker.c $(pkg-config --cflags --libs mqttkit) -o embedded_broker
  */
@@ -17,7 +19,14 @@ static int check(const char *what, mqttkit_result result) {
 int main(void) {
     mqttkit_broker_config_t *config = NULL;
     if (check("config", mqttkit_broker_config_new(&config))) return 1;
-    mqttkit_broker_config_set_listener(config, "127.0.0.1:0");
+    if (check("listener", mqttkit_broker_config_set_listener(config, "127.0.0.1:0")) ||
+        check("limits", mqttkit_broker_config_set_max_connections(config, 100)) ||
+        check("limits", mqttkit_broker_config_set_max_packet_size(config, 64 * 1024)) ||
+        check("auth", mqttkit_broker_config_set_allow_anonymous(config, false)) ||
+        check("auth", mqttkit_broker_config_add_user(config, "example", "example-password"))) {
+        mqttkit_broker_config_free(config);
+        return 1;
+    }
     mqttkit_broker_t *broker = NULL;
     mqttkit_result result = mqttkit_broker_start(config, &broker);
     mqttkit_broker_config_free(config);
@@ -29,7 +38,8 @@ int main(void) {
     snprintf(url, sizeof url, "mqtt://127.0.0.1:%u", port);
     mqttkit_client_options_t *options = mqttkit_client_options_new(url);
     mqttkit_client_t *client = NULL;
-    result = mqttkit_client_new(options, &client);
+    result = mqttkit_client_options_set_scram_sha256(options, "example", "example-password");
+    if (result == MQTTKIT_RESULT_OK) result = mqttkit_client_new(options, &client);
     mqttkit_client_options_free(options);
     int failed = check("client", result) || check("connect", mqttkit_client_connect_sync(client, 5000, NULL)) ||
                  check("publish", mqttkit_client_publish_sync(client, "embedded/hello", (const uint8_t *)"hi", 2, 0,
