@@ -124,6 +124,11 @@ async fn auth_and_disconnect_take_a_per_call_timeout() {
     assert!(matches!(link.recv().await, Packet::Auth(_)));
     let pending = client.submit_re_authenticate_with("X-TEST", None, Some(limit)).await.unwrap();
     assert!(matches!(pending.wait().await, Err(Error::Timeout { operation: Operation::Auth, .. })));
+    // Without an authenticator in the options, re-authenticating by it fails at once, in
+    // every form.
+    assert!(matches!(client.re_authenticate().await, Err(Error::InvalidArgument(_))));
+    assert!(matches!(client.re_authenticate_nowait().await, Err(Error::InvalidArgument(_))));
+    assert!(matches!(client.submit_re_authenticate(None).await, Err(Error::InvalidArgument(_))));
     let refused =
         client.disconnect_with_timeout(ReasonCode::GrantedQos1, DisconnectProperties::default(), None);
     assert!(matches!(refused.await, Err(Error::InvalidArgument(_))));

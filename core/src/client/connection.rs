@@ -748,10 +748,7 @@ impl Worker {
             }
             Command::ReAuthenticate(reply) => {
                 let Some(authenticator) = self.options.authenticator.clone() else {
-                    let error = Error::InvalidArgument(
-                        "re_authenticate needs an authenticator in the options".into(),
-                    );
-                    complete(reply, Err(error));
+                    self.fail(Command::ReAuthenticate(reply), no_authenticator());
                     return None;
                 };
                 let mut exchange = authenticator.start();
@@ -960,4 +957,9 @@ fn protocol_error(error: ProtocolError) -> Error {
         reason_code: error.reason_code(),
         message: format!("malformed packet from server: {error}"),
     }
+}
+
+/// Re-authenticating by the configured authenticator without one.
+pub(crate) fn no_authenticator() -> Error {
+    Error::InvalidArgument("re_authenticate needs an authenticator in the client options".into())
 }

@@ -173,6 +173,14 @@ impl Client {
         .await
     }
 
+    /// Fails at once where re-authentication by the configured authenticator cannot work.
+    fn check_authenticator(&self) -> Result<()> {
+        match self.inner.options.authenticator {
+            Some(_) => Ok(()),
+            None => Err(connection::no_authenticator()),
+        }
+    }
+
     fn timeouts(&self) -> &Timeouts {
         &self.inner.options.timeouts
     }
@@ -475,6 +483,7 @@ impl Client {
     /// # Errors
     /// As [`re_authenticate`](Client::re_authenticate).
     pub async fn re_authenticate_with_timeout(&self, timeout: Option<Duration>) -> Result<AuthResult> {
+        self.check_authenticator()?;
         self.request(Operation::Auth, timeout, Command::ReAuthenticate).await
     }
 
@@ -509,6 +518,7 @@ impl Client {
     /// # Errors
     /// [`Error::ChannelClosed`] after shutdown.
     pub async fn re_authenticate_nowait(&self) -> Result<()> {
+        self.check_authenticator()?;
         self.send(Command::ReAuthenticate(None)).await
     }
 

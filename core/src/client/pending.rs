@@ -179,6 +179,7 @@ impl Client {
     /// # Errors
     /// [`Error::ChannelClosed`] after shutdown.
     pub async fn submit_re_authenticate(&self, timeout: Option<Duration>) -> Result<Pending<AuthResult>> {
+        self.check_authenticator()?;
         self.submit(Operation::Auth, timeout, Command::ReAuthenticate).await
     }
 
