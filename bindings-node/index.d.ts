@@ -129,6 +129,9 @@ export interface ConnectOptions {
   tcpNoDelay?: boolean
   /** SCRAM-SHA-256 enhanced authentication (MQTT 5) at every connect and on `reAuthenticate()` */
   scram?: { username: string; password: string }
+  /** Any other enhanced-authentication method (MQTT 5), run at every connect and on
+   * `reAuthenticate()`; not combined with `scram` */
+  authenticator?: Authenticator
   /** timeout (ms) of the first connect made by `connect()`; `Infinity`: no limit */
   timeout?: number
   /** TLS (`mqtts://`, `wss://`): CA certificates to trust (several: an array or one PEM
@@ -146,6 +149,27 @@ export interface ConnectOptions {
   /** TLS: `false` accepts any server certificate (encrypted but not authenticated; only for
    * tests against self-signed brokers). Default `true`. */
   rejectUnauthorized?: boolean
+}
+
+/**
+ * An enhanced-authentication method written in JavaScript. `start()` begins one exchange
+ * (per connect or re-authentication). The callbacks must be synchronous (a returned Promise
+ * fails the exchange); a throw fails it with ERR_MQTT_AUTH_FAILED and the thrown message.
+ */
+export interface Authenticator {
+  /** The Authentication Method name, e.g. `'SCRAM-SHA-256'` */
+  method: string
+  start (): AuthExchange
+}
+
+/** One authentication exchange. */
+export interface AuthExchange {
+  /** Authentication Data for CONNECT or the AUTH that starts re-authentication */
+  initialData? (): Payload | undefined | null
+  /** The answer to the server's challenge (AUTH Continue authentication) */
+  respond (challenge: Buffer | undefined): Payload | undefined | null
+  /** Checks the server's final Authentication Data; throw to distrust the server */
+  finish? (data: Buffer | undefined): void
 }
 
 export interface CallOptions {

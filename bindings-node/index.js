@@ -261,6 +261,68 @@ function nativeOptions (o) {
   }
 }
 
+/** An authenticator callback's answer as Authentication Data for the native side. */
+function authData (value, what) {
+  if (value == null) return undefined
+  if (typeof value.then === 'function') {
+    throw new TypeError(`${what} returned a Promise: authenticator callbacks must be synchronous`)
+  }
+  if (typeof value === 'string') return Buffer.from(value)
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+  throw new TypeError(`${what} must return a Buffer, a Uint8Array, a string or undefined`)
+}
+
+/**
+ * The native side's view of an `authenticator` option: `(step, exchange, data)` runs one
+ * step of exchange `exchange` (0 start, 1 respond, 2 finish, 3 abandoned) and answers
+ * `{ data }` or `{ error }` (see src/auth.rs). Each exchange is the object `start()` made.
+ */
+function authDispatcher (authenticator, report) {
+  const exchanges = new Map()
+  return (step, id, data) => {
+    try {
+      if (step === 0) {
+        const exchange = authenticator.start()
+        if (exchange == null || typeof exchange.respond !== 'function') {
+          throw new TypeError('authenticator.start() must return an object with a respond(challenge) method')
+        }
+        const initial = authData(typeof exchange.initialData === 'function' ? exchange.initialData() : undefined, 'initialData()')
+        exchanges.set(id, exchange)
+        return { data: initial }
+      }
+      const exchange = exchanges.get(id)
+      if (step === 1) return { data: authData(exchange.respond(data), 'respond()') }
+      exchanges.delete(id)
+      if (step === 2 && typeof exchange.finish === 'function') {
+        const result = exchange.finish(data)
+        if (result != null && typeof result.then === 'function') {
+          throw new TypeError('finish() returned a Promise: authenticator callbacks must be synchronous')
+        }
+      }
+      return {}
+    } catch (error) {
+      if (step !== 1) exchanges.delete(id)
+      const message = `authenticator: ${error && error.message ? error.message : String(error)}`
+      // A failed start cannot stop the CONNECT (the server then refuses it): say why.
+      if (step === 0) report(message)
+      return { error: message }
+    }
+  }
+}
+
+/**
+ * Checks the `authenticator` option; returns `[method, dispatcher]` or `[]`. `report`
+ * gets the message of an exchange that failed to start.
+ */
+function authenticatorOf (authenticator, report) {
+  if (authenticator == null) return []
+  if (typeof authenticator !== 'object' || typeof authenticator.method !== 'string' || authenticator.method.length === 0 ||
+      typeof authenticator.start !== 'function') {
+    throw invalidConfiguration('authenticator must be an object with a method name (non-empty string) and a start() function')
+  }
+  return [authenticator.method, authDispatcher(authenticator, report)]
+}
+
 /** `'a'`, `['a', 'b']` or `{ a: { qos: 1 }, b: 0 }` into subscriptions. */
 function subscriptionList (topics, opts) {
   if (typeof topics === 'string') return [subscriptionOf(topics, opts)]
@@ -322,10 +384,12 @@ class MqttClient extends EventEmitter {
     // (`_flush`, also run before any other operation so that the call order is kept).
     this._batch = null
     this._flushBound = () => this._flush()
-    // Messages that `messages()` queues took from the current batch (see `_flushHeld`).
+    // Messages that `messages()` queues took from the current batch: they stay unconsumed
+    // for the backpressure until taken (see `_wake`).
     this._held = 0
     try {
-      this._native = new native.NativeClient(url, nativeOptions(options), () => this._wake())
+      const authFailed = (message) => this._emitError(new MqttError({ ...native.sampleError(KIND_BY_CODE.get('ERR_MQTT_AUTH_FAILED').errno), message }))
+      this._native = new native.NativeClient(url, nativeOptions(options), () => this._wake(), ...authenticatorOf(options.authenticator, authFailed))
     } catch (error) {
       throw fromNative(error)
     }
@@ -383,6 +447,17 @@ class MqttClient extends EventEmitter {
   }
 
   _wake () {
+    try {
+      this._deliver()
+    } finally {
+      // The batch's events are consumed, except the messages `messages()` queues hold.
+      const held = this._held
+      this._held = 0
+      this._native.settle(held)
+    }
+  }
+
+  _deliver () {
     // One packed batch: records in `nums`, JS values in `refs`, topics and small payloads
     // sliced out of one string and one Buffer (layouts: src/events.rs).
     const batch = this._native.drain()
@@ -508,7 +583,6 @@ class MqttClient extends EventEmitter {
           throw new Error(`mqttkit: unknown batch record ${tag} (native and JS out of sync)`)
       }
     }
-    this._flushHeld()
   }
 
   _onClosed () {
@@ -781,8 +855,8 @@ class MqttClient extends EventEmitter {
    * Bounded by backpressure: messages wait here until taken, and while 4096 or more events
    * of this client are unconsumed, the client stops reading from the socket (the broker
    * then queues, or applies its own policy), so a slow consumer neither makes memory grow
-   * without limit nor loses messages (at most 4096 plus two core batches of 1024 wait
-   * here). Meanwhile every event waits, including `message` listeners and the
+   * without limit nor loses messages (at most 4096 plus one core batch of up to 1024
+   * wait here). Meanwhile every event waits, including `message` listeners and the
    * acknowledgements of own operations, so a consumer that far behind should not wait for
    * an acknowledgement before taking the next message. `buffered` tells how many wait.
    */
@@ -800,9 +874,7 @@ class MqttClient extends EventEmitter {
       client._held++
     }
     const release = (count) => {
-      if (count === 0) return
-      client._flushHeld()
-      client._native.release(count)
+      if (count > 0) client._native.release(count)
     }
     const finish = () => {
       if (done) return
@@ -838,15 +910,6 @@ class MqttClient extends EventEmitter {
         return Promise.resolve({ value: undefined, done: true })
       },
       [Symbol.asyncIterator] () { return this }
-    }
-  }
-
-  /** Counts the messages `messages()` queues kept from the last batch as unconsumed. */
-  _flushHeld () {
-    if (this._held > 0) {
-      const held = this._held
-      this._held = 0
-      this._native.hold(held)
     }
   }
 }

@@ -15,9 +15,10 @@ export declare class NativeBroker {
 export declare class NativeClient {
   /**
    * Creates a client (not connected) whose events wake `wake` (called with no
-   * arguments; it then calls `drain`).
+   * arguments; it then calls `drain`). With `auth_method`, `auth_call(step, exchange,
+   * data)` runs that enhanced-authentication method's exchanges (see `auth.rs`).
    */
-  constructor(url: string, options: NativeClientOptions, wake: () => unknown)
+  constructor(url: string, options: NativeClientOptions, wake: () => unknown, authMethod?: string | undefined | null, authCall?: ((step: number, exchange: number, data?: Buffer | null) => NativeAuthAnswer) | undefined | null)
   /** Takes everything queued for JS as one packed batch (see `events.rs`). */
   drain(): unknown[]
   /** Connects; completes request `id`. `timeout` in ms overrides the connect timeout. */
@@ -64,12 +65,13 @@ export declare class NativeClient {
    */
   shutdown(id: number): void
   /**
-   * Counts `count` drained messages as not consumed yet: they wait in a `messages()`
-   * queue, and the socket is read only while fewer than `EVENT_HIGH_WATER` events are
-   * unconsumed (backpressure instead of unbounded growth).
+   * Ends the processing of the drained batches: their events are consumed, except the
+   * `held` messages that now wait in `messages()` queues (given back by `release`). So
+   * the socket is read only while fewer than `EVENT_HIGH_WATER` events are unconsumed,
+   * whether they wait here or in JS: backpressure instead of unbounded growth.
    */
-  hold(count: number): void
-  /** Gives back `count` messages counted by `hold` once they were consumed. */
+  settle(held: number): void
+  /** Gives back `count` messages held in a `messages()` queue once they were taken. */
   release(count: number): void
   /** Acknowledges a received message (manual ack); `token` from the message. */
   ack(token: number): void
@@ -121,6 +123,14 @@ export interface ErrorKindInfo {
 
 /** Every core error kind with its JavaScript code, in numeric order. */
 export declare function errorKinds(): Array<ErrorKindInfo>
+
+/** What `index.js`'s dispatcher answers to a step. */
+export interface NativeAuthAnswer {
+  /** Authentication Data to send (start, respond). */
+  data?: Buffer
+  /** Why the step failed (the callback threw or answered something unusable). */
+  error?: string
+}
 
 /** Broker options. */
 export interface NativeBrokerOptions {

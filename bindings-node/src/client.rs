@@ -24,6 +24,7 @@ use napi::{CleanupEnvHook, Env, Status};
 use napi_derive::napi;
 use tokio::sync::{Notify, mpsc};
 
+use crate::auth::{JsAuthenticator, NativeAuthAnswer, StepArgs};
 use crate::driver::{Op, drive};
 use crate::errors;
 use crate::events::{self, Item};
@@ -40,7 +41,11 @@ pub(crate) struct Inbox {
     queue: Mutex<Vec<Item>>,
     scheduled: AtomicBool,
     wake: Mutex<Option<Wake>>,
+    /// Events queued and not consumed yet: not drained, drained but not settled, or held
+    /// in a `messages()` queue. The sink waits while there are `EVENT_HIGH_WATER` of them.
     undrained_events: AtomicUsize,
+    /// Events of the batch JS is processing (drained, not settled yet).
+    in_hand: AtomicUsize,
     /// Signalled whenever JS consumed events (the sink waits for it above the high water).
     pub(crate) drained: Notify,
     /// Set once the driver has finished: the sink no longer waits.
@@ -158,15 +163,28 @@ fn to_napi(error: Error) -> napi::Error<&'static str> {
 #[napi]
 impl NativeClient {
     /// Creates a client (not connected) whose events wake `wake` (called with no
-    /// arguments; it then calls `drain`).
+    /// arguments; it then calls `drain`). With `auth_method`, `auth_call(step, exchange,
+    /// data)` runs that enhanced-authentication method's exchanges (see `auth.rs`).
     #[napi(constructor)]
     pub fn new(
         env: Env,
         url: String,
         options: NativeClientOptions,
         wake: Function<'_, (), napi::bindgen_prelude::Unknown<'static>>,
+        auth_method: Option<String>,
+        #[napi(
+            ts_arg_type = "((step: number, exchange: number, data?: Buffer | null) => NativeAuthAnswer) | undefined | null"
+        )]
+        auth_call: Option<Function<'_, StepArgs, NativeAuthAnswer>>,
     ) -> napi::Result<Self, &'static str> {
-        let options = options::client_options(url, options).map_err(to_napi)?;
+        let authenticator = match (auth_method, auth_call) {
+            (Some(method), Some(call)) => Some(
+                JsAuthenticator::new(method, call)
+                    .map_err(|error| to_napi(Error::Internal(error.to_string())))?,
+            ),
+            _ => None,
+        };
+        let options = options::client_options(url, options, authenticator).map_err(to_napi)?;
         let runtime = RuntimeUser::acquire()
             .map_err(|error| to_napi(Error::Internal(format!("cannot start the runtime: {error}"))))?;
         let wake: Wake = wake
@@ -180,6 +198,7 @@ impl NativeClient {
             scheduled: AtomicBool::new(false),
             wake: Mutex::new(Some(wake)),
             undrained_events: AtomicUsize::new(0),
+            in_hand: AtomicUsize::new(0),
             drained: Notify::new(),
             closed: AtomicBool::new(false),
             sink_dropped: Notify::new(),
@@ -226,8 +245,8 @@ impl NativeClient {
             batch.push(item)?;
         }
         if events > 0 {
-            self.inbox.undrained_events.fetch_sub(events, Ordering::AcqRel);
-            self.inbox.drained.notify_waiters();
+            // Consumed once JS has processed the batch (`settle`).
+            self.inbox.in_hand.fetch_add(events, Ordering::AcqRel);
         }
         if closed {
             // Last item: release the threadsafe function so Node may exit.
@@ -458,20 +477,30 @@ impl NativeClient {
         self.queue(id, Op::Shutdown)
     }
 
-    /// Counts `count` drained messages as not consumed yet: they wait in a `messages()`
-    /// queue, and the socket is read only while fewer than `EVENT_HIGH_WATER` events are
-    /// unconsumed (backpressure instead of unbounded growth).
+    /// Ends the processing of the drained batches: their events are consumed, except the
+    /// `held` messages that now wait in `messages()` queues (given back by `release`). So
+    /// the socket is read only while fewer than `EVENT_HIGH_WATER` events are unconsumed,
+    /// whether they wait here or in JS: backpressure instead of unbounded growth.
     #[napi]
-    pub fn hold(&self, count: u32) {
-        self.inbox.undrained_events.fetch_add(count as usize, Ordering::AcqRel);
+    pub fn settle(&self, held: u32) {
+        let in_hand = self.inbox.in_hand.swap(0, Ordering::AcqRel);
+        self.consumed(in_hand.saturating_sub(held as usize));
     }
 
-    /// Gives back `count` messages counted by `hold` once they were consumed.
+    /// Gives back `count` messages held in a `messages()` queue once they were taken.
     #[napi]
     pub fn release(&self, count: u32) {
-        let _ = self.inbox.undrained_events.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-            Some(held.saturating_sub(count as usize))
-        });
+        self.consumed(count as usize);
+    }
+
+    fn consumed(&self, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let _ = self
+            .inbox
+            .undrained_events
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |events| Some(events.saturating_sub(count)));
         self.inbox.drained.notify_waiters();
     }
 

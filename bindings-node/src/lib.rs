@@ -4,12 +4,14 @@
 //! client and hands events and completions to JavaScript in batches; `index.js` builds the
 //! public API on top (Promises, EventEmitter, `for await`, `MqttError`).
 
+mod auth;
 mod client;
 mod driver;
 mod errors;
 mod events;
 mod options;
 
+pub use auth::NativeAuthAnswer;
 pub use client::NativeClient;
 pub use errors::{ErrorInfo, ErrorKindInfo, error_kinds, sample_error};
 pub use options::{
@@ -19,6 +21,5 @@ pub use options::{
 
 #[cfg(feature = "broker")]
 mod broker;
-#[cfg(feature = "broker")]
 #[cfg(feature = "broker")]
 pub use broker::{NativeBroker, NativeBrokerOptions, NativeBrokerStats, NativeBrokerUser, start_broker};

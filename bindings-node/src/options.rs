@@ -13,6 +13,8 @@ use mqttkit::protocol::{
 };
 use mqttkit::transport::TlsOptions;
 use napi::bindgen_prelude::Buffer;
+
+use crate::auth::JsAuthenticator;
 use napi_derive::napi;
 
 /// Will message.
@@ -337,8 +339,18 @@ fn tls_options(native: NativeTls) -> TlsOptions {
 }
 
 /// Builds the core's options.
-pub(crate) fn client_options(url: String, o: NativeClientOptions) -> Result<ClientOptions, Error> {
+pub(crate) fn client_options(
+    url: String,
+    o: NativeClientOptions,
+    authenticator: Option<JsAuthenticator>,
+) -> Result<ClientOptions, Error> {
     let mut b = ClientOptions::builder(url);
+    if let Some(authenticator) = authenticator {
+        if o.scram.is_some() {
+            return Err(config("authenticator and scram cannot be combined: pick one method".into()));
+        }
+        b = b.authenticator(authenticator);
+    }
     if let Some(id) = o.client_id {
         b = b.client_id(id);
     }
