@@ -335,6 +335,7 @@ impl Shared {
         }
         let targets = read(&self.router).route(&message.topic, message.publisher.as_deref());
         let mut outcome = RouteOutcome::default();
+        let mut queued = 0;
         for target in targets {
             let delivery = Delivery {
                 message: message.clone(),
@@ -344,7 +345,7 @@ impl Shared {
                 shared: target.shared,
                 store_id: 0,
             };
-            if let Some(congested) = self.deliver(&target.session, delivery) {
+            if let Some(congested) = self.enqueue(&target.session, delivery, &mut queued) {
                 outcome.delivered += 1;
                 if congested && target.session.is_online() {
                     outcome.congested.push(target.session);
@@ -353,12 +354,22 @@ impl Shared {
                 outcome.refused += 1;
             }
         }
+        Counters::add(&self.counters.queued, queued);
         outcome
     }
 
     /// Queues a delivery for a session and wakes its connection. `None` if refused;
     /// otherwise whether the session's queue is congested (QoS 1/2 beyond half its limit).
-    pub(crate) fn deliver(&self, session: &Session, mut delivery: Delivery) -> Option<bool> {
+    pub(crate) fn deliver(&self, session: &Session, delivery: Delivery) -> Option<bool> {
+        let mut queued = 0;
+        let congested = self.enqueue(session, delivery, &mut queued);
+        Counters::add(&self.counters.queued, queued);
+        congested
+    }
+
+    /// [`Shared::deliver`], adding the delivery to `queued` instead of `counters.queued`
+    /// (which the caller updates once for many).
+    fn enqueue(&self, session: &Session, mut delivery: Delivery, queued: &mut u64) -> Option<bool> {
         let mut state = session.lock();
         let store = self.storage.is_persistent()
             && delivery.qos != QoS::AtMostOnce
@@ -369,19 +380,22 @@ impl Shared {
             (delivery.store_id, storage::encode_delivery(&delivery, 0, 0))
         });
         let qos = delivery.qos;
-        let queued = state.enqueue(delivery, &self.config.limits, &self.counters, &session.client_id);
-        if let (Enqueued::Queued, Some((id, record))) = (queued, record) {
+        let outcome = state.enqueue(delivery, &self.config.limits, &self.counters, &session.client_id);
+        if let (Enqueued::Queued, Some((id, record))) = (outcome, record) {
             self.storage.submit(Op::PutMessage(session.client_id.clone(), id, record));
         }
         let congested = qos != QoS::AtMostOnce
             && state.queue.len() >= self.congestion_mark()
             && state.backpressure_off_until.is_none_or(|until| Instant::now() >= until);
         drop(state);
-        if queued == Enqueued::Queued {
-            session.notify.notify_one();
-            Some(congested)
-        } else {
-            None
+        match outcome {
+            Enqueued::Queued => {
+                *queued += 1;
+                session.notify.notify_one();
+                Some(congested)
+            }
+            Enqueued::Ignored => Some(false),
+            Enqueued::Dropped => None,
         }
     }
 

@@ -181,6 +181,8 @@ pub(crate) enum Enqueued {
     Queued,
     /// Not queued: the queue is full (already counted and logged).
     Dropped,
+    /// Not queued: the session has ended (a delivery racing with its end; not an error).
+    Ignored,
 }
 
 /// The mutable part of a session, behind the session's mutex.
@@ -217,7 +219,8 @@ pub(crate) struct SessionState {
 
 impl SessionState {
     /// Offers a delivery to the queue under the limits (policy documented on
-    /// [`Limits::max_queued_messages`]).
+    /// [`Limits::max_queued_messages`]). The caller adds a queued delivery to
+    /// `counters.queued` (in one step for all the sessions of a message).
     pub(crate) fn enqueue(
         &mut self,
         delivery: Delivery,
@@ -226,7 +229,7 @@ impl SessionState {
         client_id: &str,
     ) -> Enqueued {
         if self.discarded {
-            return Enqueued::Queued;
+            return Enqueued::Ignored;
         }
         let size = delivery.size();
         let full = |s: &Self| {
@@ -262,7 +265,6 @@ impl SessionState {
             self.queued_qos0 += 1;
         }
         self.queue.push_back(delivery);
-        Counters::add(&counters.queued, 1);
         Enqueued::Queued
     }
 

@@ -900,6 +900,9 @@ fn print_table(columns: &[Column], overload: &[String], args: &BenchArgs, idle_c
         header[1..header.len() - 1].split('|').map(|s| "-".repeat(s.len())).collect::<Vec<_>>().join("|")
     );
     for (key, label, higher) in ROWS {
+        if columns.iter().all(|c| !c.rows.contains_key(key)) {
+            continue; // not run (`--only`)
+        }
         let mut line = format!("| {label:<36} |");
         for c in columns {
             line += &format!(" {:>10} |", c.rows.get(key).map_or("-", String::as_str));
@@ -916,6 +919,9 @@ fn print_table(columns: &[Column], overload: &[String], args: &BenchArgs, idle_c
             line += &format!(" {ratio:>16} |");
         }
         println!("{line}");
+    }
+    if overload.is_empty() {
+        return;
     }
     println!();
     println!(
