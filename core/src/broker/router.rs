@@ -123,12 +123,16 @@ impl Router {
     pub(crate) fn route(&self, topic: &str, publisher: Option<&str>) -> Vec<Target> {
         let levels: Vec<&str> = topic.split('/').collect();
         let dollar = topic.starts_with('$');
-        let mut plain: Vec<(Arc<Session>, SubscriptionEntry)> = Vec::new();
-        let mut targets = Vec::new();
-        collect(&self.root, &levels, 0, dollar, publisher, &mut plain, &mut targets);
-        // Merge overlapping subscriptions of one session.
-        plain.sort_by_key(|(session, _)| Arc::as_ptr(session) as usize);
-        let mut merged: Vec<Target> = Vec::with_capacity(plain.len());
+        let mut walk =
+            Walk { levels: &levels, dollar, publisher, plain: Vec::new(), shared: Vec::new(), nodes: 0 };
+        walk.collect(&self.root, 0);
+        let Walk { mut plain, shared: targets, nodes, .. } = walk;
+        // Merge overlapping subscriptions of one session: only possible when subscribers
+        // came from more than one node (a node holds one subscription per session).
+        if nodes > 1 {
+            plain.sort_by_key(|(session, _)| Arc::as_ptr(session) as usize);
+        }
+        let mut merged: Vec<Target> = Vec::with_capacity(plain.len() + targets.len());
         for (session, entry) in plain {
             match merged.last_mut() {
                 Some(last) if Arc::ptr_eq(&last.session, &session) => {
@@ -166,63 +170,69 @@ impl Router {
     }
 }
 
-fn collect(
-    node: &Node,
-    levels: &[&str],
-    depth: usize,
+/// One routing walk: the topic's levels and what it collects.
+struct Walk<'a> {
+    levels: &'a [&'a str],
+    /// The topic starts with `$` (wildcards at the root do not match it).
     dollar: bool,
-    publisher: Option<&str>,
-    plain: &mut Vec<(Arc<Session>, SubscriptionEntry)>,
-    shared: &mut Vec<Target>,
-) {
-    let wildcard_ok = !(depth == 0 && dollar);
-    if depth == levels.len() {
-        take(node, publisher, plain, shared);
-        // `a/#` also matches `a`.
-        if let Some(hash) = node.children.get("#") {
-            take(hash, publisher, plain, shared);
-        }
-        return;
-    }
-    if wildcard_ok {
-        if let Some(hash) = node.children.get("#") {
-            take(hash, publisher, plain, shared);
-        }
-        if let Some(plus) = node.children.get("+") {
-            collect(plus, levels, depth + 1, dollar, publisher, plain, shared);
-        }
-    }
-    let level = levels[depth];
-    if level != "+"
-        && level != "#"
-        && let Some(child) = node.children.get(level)
-    {
-        collect(child, levels, depth + 1, dollar, publisher, plain, shared);
-    }
+    publisher: Option<&'a str>,
+    plain: Vec<(Arc<Session>, SubscriptionEntry)>,
+    shared: Vec<Target>,
+    /// Nodes that had plain subscribers.
+    nodes: usize,
 }
 
-fn take(
-    node: &Node,
-    publisher: Option<&str>,
-    plain: &mut Vec<(Arc<Session>, SubscriptionEntry)>,
-    shared: &mut Vec<Target>,
-) {
-    for subscriber in &node.subscribers {
-        let own = publisher.is_some_and(|p| *subscriber.session.client_id == *p);
-        if subscriber.entry.options.no_local && own {
-            continue;
+impl Walk<'_> {
+    /// Visits the nodes matching the levels from `depth` below `node`.
+    fn collect(&mut self, node: &Node, depth: usize) {
+        let wildcard_ok = !(depth == 0 && self.dollar);
+        if depth == self.levels.len() {
+            self.take(node);
+            // `a/#` also matches `a`.
+            if let Some(hash) = node.children.get("#") {
+                self.take(hash);
+            }
+            return;
         }
-        plain.push((subscriber.session.clone(), subscriber.entry));
+        if wildcard_ok {
+            if let Some(hash) = node.children.get("#") {
+                self.take(hash);
+            }
+            if let Some(plus) = node.children.get("+") {
+                self.collect(plus, depth + 1);
+            }
+        }
+        let level = self.levels[depth];
+        if level != "+"
+            && level != "#"
+            && let Some(child) = node.children.get(level)
+        {
+            self.collect(child, depth + 1);
+        }
     }
-    for group in node.groups.values() {
-        if let Some(member) = group.pick() {
-            shared.push(Target {
-                session: member.session.clone(),
-                qos: member.entry.options.qos,
-                retain_as_published: member.entry.options.retain_as_published,
-                subscription_ids: member.entry.id.into_iter().collect(),
-                shared: Some(group.origin.clone()),
-            });
+
+    fn take(&mut self, node: &Node) {
+        if !node.subscribers.is_empty() {
+            self.nodes += 1;
+            self.plain.reserve(node.subscribers.len());
+        }
+        for subscriber in &node.subscribers {
+            let own = self.publisher.is_some_and(|p| *subscriber.session.client_id == *p);
+            if subscriber.entry.options.no_local && own {
+                continue;
+            }
+            self.plain.push((subscriber.session.clone(), subscriber.entry));
+        }
+        for group in node.groups.values() {
+            if let Some(member) = group.pick() {
+                self.shared.push(Target {
+                    session: member.session.clone(),
+                    qos: member.entry.options.qos,
+                    retain_as_published: member.entry.options.retain_as_published,
+                    subscription_ids: member.entry.id.into_iter().collect(),
+                    shared: Some(group.origin.clone()),
+                });
+            }
         }
     }
 }
