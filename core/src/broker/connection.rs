@@ -637,7 +637,9 @@ impl<S: Stream> Connection<S> {
             if self.rbuf.is_empty() && (read_chunk == MIN_READ || self.rbuf.capacity() > 2 * read_chunk) {
                 self.rbuf = BytesMut::new();
             }
-            if !self.rbuf.is_empty() && self.rbuf.capacity() - self.rbuf.len() < read_chunk {
+            if (read_chunk > MIN_READ || !self.rbuf.is_empty())
+                && self.rbuf.capacity() - self.rbuf.len() < read_chunk
+            {
                 self.rbuf.reserve(read_chunk);
             }
             let spare = (self.rbuf.capacity() - self.rbuf.len()).max(MIN_READ);
