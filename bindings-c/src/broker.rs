@@ -163,7 +163,7 @@ pub unsafe extern "C" fn mqttkit_broker_config_set_listener(
             address.parse().map_err(|e| Failure::invalid(format!("listener address {address:?}: {e}")))?;
         #[cfg(feature = "broker")]
         {
-            config.inner.listeners = vec![ListenerConfig { bind }];
+            config.inner.listeners = vec![ListenerConfig::tcp(bind)];
             Ok(())
         }
         #[cfg(not(feature = "broker"))]

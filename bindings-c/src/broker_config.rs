@@ -73,7 +73,7 @@ pub unsafe extern "C" fn mqttkit_broker_config_add_listener(
         let address = arg_str(address, "address")?;
         let bind: std::net::SocketAddr =
             address.parse().map_err(|e| Failure::invalid(format!("listener address {address:?}: {e}")))?;
-        update!(config, |c| c.listeners.push(ListenerConfig { bind }))
+        update!(config, |c| c.listeners.push(ListenerConfig::tcp(bind)))
     }
 }
 

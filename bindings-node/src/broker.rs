@@ -127,7 +127,7 @@ fn config_of(options: NativeBrokerOptions) -> Result<BrokerConfig, String> {
             .map_err(|e| format!("host must be an IP address: {e}"))?;
         let port = u16::try_from(options.port.unwrap_or(1883))
             .map_err(|_| "port must be at most 65535".to_owned())?;
-        config.listeners = vec![mqttkit::broker::ListenerConfig { bind: SocketAddr::new(host, port) }];
+        config.listeners = vec![mqttkit::broker::ListenerConfig::tcp(SocketAddr::new(host, port))];
     }
     if let Some(flag) = options.allow_anonymous {
         config.auth.allow_anonymous = flag;

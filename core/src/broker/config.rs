@@ -129,17 +129,85 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// One TCP listener.
+/// One listener: an address, the protocol spoken on it, and optionally TLS.
+///
+/// ```toml
+/// [[listener]]
+/// bind = "127.0.0.1:8883"
+/// protocol = "mqtt"            # or "websocket" (MQTT over WebSocket, any path)
+/// [listener.tls]
+/// cert_file = "server.pem"     # certificate chain, leaf first
+/// key_file = "server.key"
+/// client_ca_file = "ca.pem"    # optional: ask clients for a certificate from this CA
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ListenerConfig {
     /// Address and port to bind, e.g. `127.0.0.1:1883` (the default) or `0.0.0.0:1883`.
     pub bind: SocketAddr,
+    /// What clients speak on it: MQTT straight over TCP (the default) or over WebSocket.
+    pub protocol: ListenerProtocol,
+    /// TLS on this listener (`mqtts://`, or `wss://` with `protocol = "websocket"`).
+    pub tls: Option<ListenerTls>,
+}
+
+impl ListenerConfig {
+    /// A plain MQTT-over-TCP listener on `bind`.
+    pub fn tcp(bind: SocketAddr) -> Self {
+        ListenerConfig { bind, protocol: ListenerProtocol::Mqtt, tls: None }
+    }
 }
 
 impl Default for ListenerConfig {
     fn default() -> Self {
-        ListenerConfig { bind: SocketAddr::from(([127, 0, 0, 1], 1883)) }
+        ListenerConfig::tcp(SocketAddr::from(([127, 0, 0, 1], 1883)))
+    }
+}
+
+/// The protocol a listener speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum ListenerProtocol {
+    /// MQTT over TCP (or TLS): `"mqtt"`.
+    #[default]
+    #[serde(rename = "mqtt")]
+    Mqtt,
+    /// MQTT over WebSocket (MQTT 5.0 §6, subprotocol `mqtt`): `"websocket"`.
+    #[serde(rename = "websocket")]
+    WebSocket,
+}
+
+/// A listener's TLS certificate and key files, and the CA for client certificates.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerTls {
+    /// The server's certificate chain (PEM), leaf first.
+    pub cert_file: PathBuf,
+    /// The server certificate's private key (PEM).
+    pub key_file: PathBuf,
+    /// CA certificates (PEM) client certificates must chain to; without it clients are
+    /// not asked for one.
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
+    /// With `client_ca_file`: let clients without a certificate in (default: refuse them).
+    #[serde(default)]
+    pub client_cert_optional: bool,
+}
+
+#[cfg(feature = "tls")]
+impl ListenerTls {
+    /// Reads the files into the options a TLS acceptor is built from.
+    ///
+    /// # Errors
+    /// A message naming the file that cannot be read.
+    pub fn options(&self) -> Result<crate::transport::TlsServerOptions, String> {
+        let read = |path: &Path| std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()));
+        Ok(crate::transport::TlsServerOptions {
+            cert_chain_pem: read(&self.cert_file)?,
+            key_pem: read(&self.key_file)?,
+            client_ca_pem: self.client_ca_file.as_deref().map(read).transpose()?,
+            client_cert_optional: self.client_cert_optional,
+            alpn: Vec::new(),
+        })
     }
 }
 

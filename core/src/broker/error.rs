@@ -25,6 +25,15 @@ pub enum BrokerError {
         #[source]
         source: std::io::Error,
     },
+    /// A listener cannot serve as configured: its TLS files cannot be read or do not fit
+    /// together, or its transport is not built in.
+    #[error("listener {bind}: {reason}")]
+    Listener {
+        /// The listener's configured address.
+        bind: std::net::SocketAddr,
+        /// What is wrong.
+        reason: String,
+    },
     /// The configuration asks for something this version does not implement yet.
     #[error("not supported yet: {0}")]
     Unsupported(String),

@@ -24,6 +24,7 @@ mod connection;
 mod error;
 mod frame;
 mod lazy_read;
+mod listener;
 mod retained;
 mod router;
 mod session;
@@ -40,7 +41,6 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
-use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -49,11 +49,13 @@ pub use auth::{
     SCRAM_SHA_256, ScramClient, ScramServer,
 };
 pub use config::{
-    AuthConfig, BrokerConfig, Durability, Features, Limits, ListenerConfig, StorageConfig, UserConfig,
+    AuthConfig, BrokerConfig, Durability, Features, Limits, ListenerConfig, ListenerProtocol, ListenerTls,
+    StorageConfig, UserConfig,
 };
 pub use error::BrokerError;
 pub use stats::BrokerStats;
 
+use listener::Listener;
 use retained::Retained;
 use router::Router;
 use session::{Delivery, Enqueued, Inflight, Message, OutState, Session};
@@ -127,7 +129,7 @@ impl BrokerBuilder {
     pub async fn start(self) -> Result<BrokerHandle, BrokerError> {
         let mut config = self.config;
         if let Some(addrs) = self.bind_override {
-            config.listeners = addrs.into_iter().map(|bind| ListenerConfig { bind }).collect();
+            config.listeners = addrs.into_iter().map(ListenerConfig::tcp).collect();
         }
         config.validate().map_err(|reason| BrokerError::Config {
             origin: "configuration".into(),
@@ -144,15 +146,9 @@ impl BrokerBuilder {
         let mut listeners = Vec::new();
         let mut local_addrs = Vec::new();
         for listener in &config.listeners {
-            let bound = TcpListener::bind(listener.bind).await.map_err(|source| BrokerError::Io {
-                context: format!("binding {}", listener.bind),
-                source,
-            })?;
-            let addr = bound.local_addr().map_err(|source| BrokerError::Io {
-                context: format!("local address of {}", listener.bind),
-                source,
-            })?;
-            tracing::info!(%addr, "listening");
+            let bound = Listener::bind(listener).await?;
+            let addr = bound.local_addr()?;
+            tracing::info!(%addr, protocol = ?listener.protocol, tls = listener.tls.is_some(), "listening");
             local_addrs.push(addr);
             listeners.push(bound);
         }
@@ -174,7 +170,7 @@ impl BrokerBuilder {
         shared.restore(restored);
         let mut tasks = Vec::new();
         for listener in listeners {
-            tasks.push(tokio::spawn(accept_loop(shared.clone(), listener)));
+            tasks.push(tokio::spawn(listener::accept_loop(shared.clone(), listener)));
         }
         tasks.push(tokio::spawn(sweeper(shared.clone())));
         Ok(BrokerHandle { shared, local_addrs, tasks })
@@ -668,27 +664,6 @@ impl Shared {
         Counters::sub(&self.counters.connections, 1);
         if self.active_connections.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.connections_done.notify_waiters();
-        }
-    }
-}
-
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
-    loop {
-        tokio::select! {
-            _ = shared.stop.wait() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    shared.connection_started();
-                    // The connection calls `connection_finished` when it ends.
-                    tokio::spawn(connection::run(shared.clone(), stream, peer));
-                }
-                Err(error) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
         }
     }
 }

@@ -14,5 +14,9 @@ pub(crate) mod connect;
 mod tls;
 #[cfg(feature = "tls")]
 pub use tls::TlsOptions;
+#[cfg(all(feature = "tls", feature = "broker"))]
+mod tls_server;
+#[cfg(all(feature = "tls", feature = "broker"))]
+pub use tls_server::TlsServerOptions;
 #[cfg(feature = "websocket")]
 pub mod websocket;

@@ -111,3 +111,48 @@ pub(crate) async fn client_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     }
     Ok(WebSocketStream::new(socket))
 }
+
+/// Performs the server handshake over an accepted `stream`: the client must offer the
+/// `mqtt` subprotocol, which is selected (`MQTT-6.0.0-3`, `MQTT-6.0.0-4`); any path is
+/// accepted. Frames and messages larger than `max_message_size` bytes close the connection.
+///
+/// # Errors
+/// Not a WebSocket upgrade, no `mqtt` subprotocol offered (answered with HTTP 400 naming it),
+/// or an I/O error.
+#[cfg(feature = "broker")]
+pub(crate) async fn server_handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    max_message_size: usize,
+) -> io::Result<WebSocketStream<S>> {
+    use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+    use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+    #[allow(
+        clippy::result_large_err,
+        reason = "tungstenite's callback fixes its error type: an HTTP response"
+    )]
+    let select_mqtt = |request: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
+        let offered = request
+            .headers()
+            .get_all("Sec-WebSocket-Protocol")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|list| list.split(','))
+            .any(|protocol| protocol.trim() == SUBPROTOCOL);
+        if !offered {
+            let mut refusal =
+                ErrorResponse::new(Some("MQTT over WebSocket needs the `mqtt` subprotocol".to_owned()));
+            *refusal.status_mut() = StatusCode::BAD_REQUEST;
+            return Err(refusal);
+        }
+        response.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(SUBPROTOCOL));
+        Ok(response)
+    };
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(max_message_size))
+        .max_frame_size(Some(max_message_size));
+    let socket = tokio_tungstenite::accept_hdr_async_with_config(stream, select_mqtt, Some(config))
+        .await
+        .map_err(to_io)?;
+    Ok(WebSocketStream::new(socket))
+}

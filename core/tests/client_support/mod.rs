@@ -23,7 +23,7 @@ pub struct Mosquitto {
     _dir: tempdir::TempDir,
 }
 
-mod tempdir {
+pub mod tempdir {
     /// A directory removed on drop.
     pub struct TempDir(pub std::path::PathBuf);
     impl TempDir {

@@ -88,7 +88,7 @@ async fn run_broker(args: BrokerArgs) -> Result<(), String> {
         None => BrokerConfig::default(),
     };
     if !args.bind.is_empty() {
-        config.listeners = args.bind.iter().map(|&bind| ListenerConfig { bind }).collect();
+        config.listeners = args.bind.iter().map(|&bind| ListenerConfig::tcp(bind)).collect();
     }
     if let Some(dir) = args.data_dir {
         config.storage.data_dir = Some(dir);
