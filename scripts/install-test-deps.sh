@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what the test suites need beyond Rust, Python 3 and Node:
 #  - Debian packages: mosquitto (broker for client and binding tests), mosquitto-clients
-#    (interop peers), libmosquitto-dev (C benchmark peer), valgrind (C tests), pkg-config;
+#    (interop peers), libmosquitto-dev (C benchmark peer), valgrind (C tests), pkg-config,
+#    openssl (the C and Node TLS tests make their certificates with it);
 #    via apt-get when running as root and something is missing;
 #  - a Python venv at .venv (repository root) with paho-mqtt for the broker interop tests,
 #    which use it through $MQTTKIT_PYTHON (default ../.venv/bin/python relative to core/).
@@ -15,6 +16,7 @@ command -v mosquitto_sub >/dev/null 2>&1 || missing="$missing mosquitto-clients"
 [ -f /usr/include/mosquitto.h ] || missing="$missing libmosquitto-dev"
 command -v valgrind >/dev/null 2>&1 || missing="$missing valgrind"
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "== installing:$missing"
@@ -34,4 +36,4 @@ if ! "$venv/bin/python" -c 'import paho.mqtt' >/dev/null 2>&1; then
     "$venv/bin/pip" install --quiet --upgrade pip
     "$venv/bin/pip" install --quiet 'paho-mqtt>=2.1,<3'
 fi
-echo "== test dependencies ready: mosquitto, mosquitto-clients, libmosquitto-dev, valgrind, $("$venv/bin/python" -c 'import paho.mqtt; print("paho-mqtt", paho.mqtt.__version__)')"
+echo "== test dependencies ready: mosquitto, mosquitto-clients, libmosquitto-dev, valgrind, openssl, $("$venv/bin/python" -c 'import paho.mqtt; print("paho-mqtt", paho.mqtt.__version__)')"
