@@ -231,3 +231,30 @@ async fn mosquitto_clients_talk_to_the_tls_listener() {
     assert_eq!(String::from_utf8_lossy(&received.stdout).trim(), "from mosquitto_pub");
     broker.shutdown().await;
 }
+
+/// The Eclipse paho-mqtt Python client (`tests/interop/paho_scenarios.py`) over WebSocket:
+/// QoS 0/1/2, retained messages and wills, MQTT 3.1.1 and 5.
+#[tokio::test]
+async fn paho_talks_to_the_websocket_listener() {
+    let broker = start(listener(ListenerProtocol::WebSocket, None)).await;
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var_os("MQTTKIT_PYTHON")
+        .map_or_else(|| manifest.join("../.venv/bin/python"), std::path::PathBuf::from);
+    let scenarios = ["qos-v311", "qos-v5", "retained-v5", "will-v311"];
+    let run = tokio::process::Command::new(&python)
+        .arg(manifest.join("../tests/interop/paho_scenarios.py"))
+        .args(["--port", &broker.local_addr().port().to_string(), "--transport", "websockets"])
+        .args(scenarios)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the paho scenarios finish")
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/install-test-deps.sh)", python.display()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    for scenario in scenarios {
+        assert!(stdout.contains(&format!("ok {scenario}")), "{stdout}");
+    }
+    broker.shutdown().await;
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Interop scenarios: the Eclipse paho-mqtt Python client against an mqttkit broker.
 
-Usage: paho_scenarios.py --port PORT SCENARIO [SCENARIO...]
+Usage: paho_scenarios.py --port PORT [--transport tcp|websockets] SCENARIO [SCENARIO...]
 Scenarios: qos-v311 qos-v5 retained-v311 retained-v5 will-v311 will-v5 shared session-v311
 session-v5 topic-alias message-expiry, and restart-prepare-{v311,v5} / restart-verify-{v311,v5}
 which run before and after a restart of a broker with persistent storage.
@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover - reported to the Rust test
 
 TIMEOUT = 5.0
 PORT = 1883
+TRANSPORT = "tcp"
 
 
 class Failure(Exception):
@@ -50,7 +51,10 @@ class Client:
             client_id=client_id,
             protocol=protocol,
             clean_session=None if v5 else clean,
+            transport=TRANSPORT,
         )
+        if TRANSPORT == "websockets":
+            self.c.ws_set_options(path="/mqtt")
         self.messages = queue.Queue()
         self.connacks = queue.Queue()
         self.subacks = queue.Queue()
@@ -285,12 +289,14 @@ SCENARIOS = {
 
 
 def main():
-    global PORT
+    global PORT, TRANSPORT
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--transport", choices=["tcp", "websockets"], default="tcp")
     parser.add_argument("scenarios", nargs="+", choices=sorted(SCENARIOS))
     args = parser.parse_args()
     PORT = args.port
+    TRANSPORT = args.transport
     failed = False
     for name in args.scenarios:
         try:
