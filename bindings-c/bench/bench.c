@@ -133,12 +133,9 @@ static int start_sink(void) {
     return ntohs(addr.sin_port);
 }
 
-/* ---- a private Mosquitto ------------------------------------------------------------------ */
+/* ---- private brokers: Mosquitto and mqttkit's, each its own process ---------------------- */
 
-static pid_t mosquitto_pid;
-static char mosquitto_conf[64];
-
-static int start_mosquitto(void) {
+static int free_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr = {0};
     addr.sin_family = AF_INET;
@@ -147,17 +144,18 @@ static int start_mosquitto(void) {
     bind(fd, (struct sockaddr *)&addr, sizeof addr);
     getsockname(fd, (struct sockaddr *)&addr, &len);
     close(fd);
-    int port = ntohs(addr.sin_port);
-    snprintf(mosquitto_conf, sizeof mosquitto_conf, "/tmp/mqttkit-c-bench-%d.conf", port);
-    FILE *f = fopen(mosquitto_conf, "w");
-    fprintf(f, "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_type none\n"
-               "max_queued_messages 0\nmax_inflight_messages 0\n", port);
-    fclose(f);
-    char *argv[] = {(char *)"/usr/sbin/mosquitto", (char *)"-c", mosquitto_conf, NULL};
-    if (posix_spawn(&mosquitto_pid, argv[0], NULL, NULL, argv, environ)) return -1;
+    return ntohs(addr.sin_port);
+}
+
+/* Starts `argv` and waits (at most 10 s) until it accepts connections on `port`. */
+static int spawn_broker(char *const argv[], int port, pid_t *pid) {
+    if (posix_spawn(pid, argv[0], NULL, NULL, argv, environ)) return -1;
+    struct sockaddr_in addr = {0};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons((uint16_t)port);
     for (int i = 0; i < 1000; i++) {
         int s = socket(AF_INET, SOCK_STREAM, 0);
-        addr.sin_port = htons((uint16_t)port);
         int ok = connect(s, (struct sockaddr *)&addr, sizeof addr) == 0;
         close(s);
         if (ok) return port;
@@ -167,10 +165,36 @@ static int start_mosquitto(void) {
     return -1;
 }
 
-static void stop_mosquitto(void) {
-    kill(mosquitto_pid, SIGTERM);
-    waitpid(mosquitto_pid, NULL, 0);
-    unlink(mosquitto_conf);
+static void stop_broker(pid_t pid) {
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+}
+
+static pid_t mosquitto_pid;
+static char mosquitto_conf[64];
+
+static int start_mosquitto(void) {
+    int port = free_port();
+    snprintf(mosquitto_conf, sizeof mosquitto_conf, "/tmp/mqttkit-c-bench-%d.conf", port);
+    FILE *f = fopen(mosquitto_conf, "w");
+    fprintf(f, "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_type none\n"
+               "max_queued_messages 0\nmax_inflight_messages 0\n", port);
+    fclose(f);
+    char *argv[] = {(char *)"/usr/sbin/mosquitto", (char *)"-c", mosquitto_conf, NULL};
+    return spawn_broker(argv, port, &mosquitto_pid);
+}
+
+static pid_t mqttkit_broker_pid;
+
+/* `mqttkit broker` (the release CLI named by $MQTTKIT_BROKER_BIN; run.sh builds it). */
+static int start_mqttkit_broker(void) {
+    const char *bin = getenv("MQTTKIT_BROKER_BIN");
+    if (bin == NULL) return -1;
+    int port = free_port();
+    char bind_addr[32];
+    snprintf(bind_addr, sizeof bind_addr, "127.0.0.1:%d", port);
+    char *argv[] = {(char *)bin, (char *)"broker", (char *)"--bind", bind_addr, (char *)"--log", (char *)"error", NULL};
+    return spawn_broker(argv, port, &mqttkit_broker_pid);
 }
 
 /* ---- completion counting ---------------------------------------------------------------- */
@@ -286,16 +310,17 @@ int main(int argc, char **argv) {
     mosquitto_lib_init();
     int sink = start_sink();
     int broker = start_mosquitto();
-    if (sink < 0 || broker < 0) {
-        fprintf(stderr, "cannot start the sink or mosquitto\n");
+    int ours = start_mqttkit_broker();
+    if (sink < 0 || broker < 0 || ours < 0) {
+        fprintf(stderr, "cannot start the sink, mosquitto or mqttkit broker ($MQTTKIT_BROKER_BIN)\n");
         return 1;
     }
     printf("mqttkit %s vs libmosquitto %d, %d-byte payload, MQTT 3.1.1, one client\n\n", mqttkit_version(),
            mosquitto_lib_version(NULL, NULL, NULL), PAYLOAD);
     printf("| target    | QoS | messages | mqttkit msg/s | libmosquitto msg/s | ratio |\n");
     printf("|-----------|-----|----------|---------------|--------------------|-------|\n");
-    struct { const char *name; int port; } targets[] = {{"sink", sink}, {"mosquitto", broker}};
-    for (int t = 0; t < 2; t++) {
+    struct { const char *name; int port; } targets[] = {{"sink", sink}, {"mosquitto", broker}, {"mqttkit", ours}};
+    for (int t = 0; t < 3; t++) {
         for (int qos = 0; qos <= 1; qos++) {
             long n = qos == 0 ? n0 : n1;
             double ours = run_mqttkit(targets[t].port, qos, n);
@@ -305,7 +330,9 @@ int main(int argc, char **argv) {
             fflush(stdout);
         }
     }
-    stop_mosquitto();
+    stop_broker(mosquitto_pid);
+    unlink(mosquitto_conf);
+    stop_broker(mqttkit_broker_pid);
     mosquitto_lib_cleanup();
     if (mqttkit_wait_idle(10000) != MQTTKIT_RESULT_OK) fprintf(stderr, "mqttkit threads still running\n");
     return 0;
