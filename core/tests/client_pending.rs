@@ -138,3 +138,31 @@ async fn auth_and_disconnect_take_a_per_call_timeout() {
         .unwrap();
     client.shutdown().await.unwrap();
 }
+
+/// On the current-thread test runtime, commands sent without awaiting in between reach the
+/// connection task as one batch: those behind a DISCONNECT are carried out by the idle
+/// client, in order, instead of being failed as "not connected".
+#[tokio::test]
+async fn commands_queued_behind_a_disconnect_are_carried_out_in_the_next_state() {
+    let bind: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let broker = Broker::builder().bind(bind).start().await.unwrap();
+    let url = format!("mqtt://{}", broker.local_addr());
+    let (client, mut events) = Client::with_events(options(url, "batch").build().unwrap()).unwrap();
+    client.connect().await.unwrap();
+    client.disconnect_nowait().await.unwrap();
+    client.connect_nowait().await.unwrap();
+    client.subscribe_nowait("batch/#", QoS::AtLeastOnce).await.unwrap();
+    client_support::expect_event(&mut events, "Disconnected", |e| {
+        matches!(e, mqttkit::dispatch::Event::Disconnected(_)).then_some(())
+    })
+    .await;
+    client_support::expect_event(&mut events, "Connected", |e| {
+        matches!(e, mqttkit::dispatch::Event::Connected(_)).then_some(())
+    })
+    .await;
+    client.disconnect_nowait().await.unwrap();
+    // Shutdown right behind a DISCONNECT in the same batch succeeds.
+    client.shutdown().await.unwrap();
+    assert!(matches!(client.ping().await, Err(Error::ChannelClosed)));
+    broker.shutdown().await;
+}

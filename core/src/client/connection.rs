@@ -211,8 +211,9 @@ impl Worker {
                     let mut commands = batch.drain(..);
                     while let Some(command) = commands.next() {
                         if let Some(end) = self.command(link, command) {
-                            // Later commands of the batch go through the offline path.
-                            self.offline.extend(commands);
+                            // Later commands of the batch are handled in the state the
+                            // client is in next (idle, reconnecting, shut down), in order.
+                            self.replay.extend(commands);
                             return end;
                         }
                     }

@@ -111,6 +111,7 @@ impl Client {
             events: Outbox::new(spawn_dispatcher(sink)),
             session: Default::default(),
             offline: VecDeque::new(),
+            replay: VecDeque::new(),
             shared: shared.clone(),
             connection_id: 0,
             first_connect_done: false,

@@ -91,6 +91,9 @@ pub(crate) struct Worker {
     pub(crate) events: Outbox,
     pub(crate) session: Session,
     pub(crate) offline: VecDeque<Command>,
+    /// Commands taken from the channel by a connection that ended before carrying them
+    /// out; they come before anything still in the channel.
+    pub(crate) replay: VecDeque<Command>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) connection_id: u64,
     pub(crate) first_connect_done: bool,
@@ -99,7 +102,13 @@ pub(crate) struct Worker {
 impl Worker {
     pub(crate) async fn run(mut self) {
         loop {
-            let Some(command) = self.commands.recv().await else { break };
+            let command = match self.replay.pop_front() {
+                Some(command) => command,
+                None => match self.commands.recv().await {
+                    Some(command) => command,
+                    None => break,
+                },
+            };
             match command {
                 Command::Connect(reply) => match self.online(reply).await {
                     Stop::Idle => {}
@@ -231,6 +240,12 @@ impl Worker {
     ) -> std::result::Result<F::Output, Stop> {
         tokio::pin!(future);
         loop {
+            if let Some(command) = self.replay.pop_front() {
+                match self.offline_command(command) {
+                    Some(stop) => return Err(stop),
+                    None => continue,
+                }
+            }
             tokio::select! {
                 output = &mut future => return Ok(output),
                 command = self.commands.recv() => {
@@ -300,6 +315,9 @@ impl Worker {
     fn fail_everything(&mut self, error: Error) {
         self.fail_offline(error.clone());
         self.fail_connection_pending(&error);
+        while let Some(command) = self.replay.pop_front() {
+            self.fail(command, error.clone());
+        }
         self.commands.close();
         while let Ok(command) = self.commands.try_recv() {
             self.fail(command, error.clone());
