@@ -3,7 +3,9 @@
 //! Both clients publish to the same do-nothing sink listener (it answers CONNACK and
 //! PUBACK and discards everything, on its own thread), so each client is timed alone; then
 //! both do the same against an embedded mqttkit broker (on its own thread).
-//! Run: `cargo bench -p mqttkit --bench client` (`-- --quick` for a short run).
+//! Run: `cargo bench -p mqttkit --bench client` (`-- --quick` for a short run; `-- --spawned`
+//! runs the measuring code in a task spawned on the runtime, as most applications do,
+//! instead of on the thread that calls `block_on`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -382,13 +384,19 @@ fn main() {
     let quick = std::env::args().any(|arg| arg == "--quick" || arg == "--test");
     let (qos0, qos1, samples) = if quick { (20_000, 5_000, 500) } else { (200_000, 50_000, 5_000) };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let sink = Sink::start();
+    let sink: &'static Sink = Box::leak(Box::new(Sink::start()));
     let broker = start_broker();
-    runtime.block_on(async {
+    let spawned = std::env::args().any(|arg| arg == "--spawned");
+    let run = async move {
         // Warm up both clients and the sink.
-        mqttkit_throughput(Target::Sink(&sink), qos0 / 10, QoS::AtMostOnce).await;
-        rumqttc_throughput(Target::Sink(&sink), qos0 / 10, QoS::AtMostOnce).await;
-        table("a do-nothing sink", Target::Sink(&sink), qos0, qos1, samples).await;
+        mqttkit_throughput(Target::Sink(sink), qos0 / 10, QoS::AtMostOnce).await;
+        rumqttc_throughput(Target::Sink(sink), qos0 / 10, QoS::AtMostOnce).await;
+        table("a do-nothing sink", Target::Sink(sink), qos0, qos1, samples).await;
         table("an mqttkit broker", Target::Broker(broker), qos0, qos1, samples).await;
-    });
+    };
+    if spawned {
+        runtime.block_on(runtime.spawn(run)).unwrap();
+    } else {
+        runtime.block_on(run);
+    }
 }
