@@ -1,0 +1,245 @@
+//! Commands from the application: checking them against the server's limits and turning
+//! them into packets.
+
+use bytestring::ByteString;
+use tokio::time::Instant;
+
+use crate::client::command::{Command, Reply, complete};
+use crate::client::results::{DisconnectInfo, PublishResult, SubscribeResult, UnsubscribeResult};
+use crate::client::session::{Outgoing, Stage};
+use crate::client::worker::Worker;
+use crate::error::{Error, Result};
+use crate::protocol::{
+    AckProperties, Auth, Packet, ProtocolError, ProtocolVersion, Publish, QoS, ReasonCode, Subscribe,
+    Unsubscribe,
+    topic::{self, TopicFilter},
+};
+
+use super::{End, Link, Ping, no_authenticator};
+
+impl Worker {
+    /// Carries out one command on the live connection.
+    pub(super) fn command(&mut self, link: &mut Link, command: Command) -> Option<End> {
+        let outcome = match command {
+            Command::Connect(reply) => {
+                complete(reply, Err(Error::AlreadyConnected));
+                Ok(())
+            }
+            Command::Publish(publish, reply) => match self.check_publish(link, &publish) {
+                Err(error) => {
+                    self.fail(Command::Publish(publish, reply), error);
+                    Ok(())
+                }
+                Ok(()) if publish.qos == QoS::AtMostOnce => self.send_publish(link, publish, reply),
+                Ok(()) if self.session.outgoing.len() >= link.limits.receive_maximum => {
+                    link.waiting.push_back((publish, reply));
+                    Ok(())
+                }
+                Ok(()) => self.send_publish(link, publish, reply),
+            },
+            Command::Subscribe(subscribe, reply) => match self.check_subscribe(link, &subscribe) {
+                Err(error) => {
+                    self.fail(Command::Subscribe(subscribe, reply), error);
+                    Ok(())
+                }
+                Ok(()) => self.send_subscribe(link, subscribe, reply),
+            },
+            Command::Unsubscribe(unsubscribe, reply) => self.send_unsubscribe(link, unsubscribe, reply),
+            Command::Ping(reply) => link
+                .encode(&Packet::PingReq)
+                .map(|()| link.pings.push_back((Instant::now(), Ping::Requested(reply)))),
+            Command::Auth(auth, reply) => {
+                if link.version != ProtocolVersion::V5 {
+                    self.fail(Command::Auth(auth, reply), Error::InvalidArgument("AUTH needs MQTT 5".into()));
+                    Ok(())
+                } else {
+                    complete(
+                        link.auth.take(),
+                        Err(Error::InvalidArgument("superseded by a newer AUTH".into())),
+                    );
+                    link.auth = reply;
+                    link.encode(&Packet::Auth(auth))
+                }
+            }
+            Command::ReAuthenticate(reply) => {
+                let Some(authenticator) = self.options.authenticator.clone() else {
+                    self.fail(Command::ReAuthenticate(reply), no_authenticator());
+                    return None;
+                };
+                let mut exchange = authenticator.start();
+                let auth =
+                    Auth::new(ReasonCode::ReAuthenticate, authenticator.method(), exchange.initial_data());
+                complete(link.auth.take(), Err(Error::InvalidArgument("superseded by a newer AUTH".into())));
+                link.auth = reply;
+                link.auth_exchange = Some(exchange);
+                link.encode(&Packet::Auth(auth))
+            }
+            Command::Disconnect(disconnect, reply) => {
+                let info = DisconnectInfo {
+                    reason_code: disconnect.reason_code,
+                    by_server: false,
+                    properties: disconnect.properties,
+                };
+                return Some(End::Disconnected(info, reply));
+            }
+            Command::Shutdown(reply) => return Some(End::Shutdown(reply)),
+        };
+        outcome.err().map(End::Lost)
+    }
+
+    pub(super) fn check_publish(&self, link: &Link, publish: &Publish) -> Result<()> {
+        if publish.qos > link.limits.maximum_qos {
+            return Err(Error::InvalidArgument(format!(
+                "QoS {} is above the server's Maximum QoS {}",
+                publish.qos as u8, link.limits.maximum_qos as u8
+            )));
+        }
+        if publish.retain && !link.limits.retain_available {
+            return Err(Error::InvalidArgument("the server does not support retained messages".into()));
+        }
+        if let Some(alias) =
+            publish.properties.topic_alias.filter(|alias| *alias > link.limits.topic_alias_maximum)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "topic alias {alias} is above the server's Topic Alias Maximum {}",
+                link.limits.topic_alias_maximum
+            )));
+        }
+        if let Some(max) = link.limits.maximum_packet_size {
+            let size = publish.wire_len(link.version);
+            if size > max {
+                return Err(Error::InvalidArgument(format!(
+                    "PUBLISH of {size} bytes exceeds the server's Maximum Packet Size of {max} bytes"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_subscribe(&self, link: &Link, subscribe: &Subscribe) -> Result<()> {
+        for subscription in &subscribe.subscriptions {
+            let filter = TopicFilter::parse(&subscription.filter).map_err(|e| {
+                Error::InvalidArgument(format!("topic filter {:?}: {e}", &*subscription.filter))
+            })?;
+            if filter.is_shared() && !link.limits.shared_subscriptions {
+                return Err(Error::InvalidArgument(
+                    "the server does not support shared subscriptions".into(),
+                ));
+            }
+            if filter.has_wildcards() && !link.limits.wildcards {
+                return Err(Error::InvalidArgument(
+                    "the server does not support wildcard subscriptions".into(),
+                ));
+            }
+        }
+        if subscribe.properties.subscription_identifier.is_some() && !link.limits.subscription_identifiers {
+            return Err(Error::InvalidArgument(
+                "the server does not support subscription identifiers".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends a publication (QoS 1/2: records it as in flight first).
+    pub(super) fn send_publish(
+        &mut self,
+        link: &mut Link,
+        mut publish: Publish,
+        reply: Reply<PublishResult>,
+    ) -> Result<()> {
+        if publish.qos == QoS::AtMostOnce {
+            self.encode_publish(link, &publish)?;
+            complete(
+                reply,
+                Ok(PublishResult {
+                    packet_id: None,
+                    qos: QoS::AtMostOnce,
+                    reason_code: ReasonCode::Success,
+                    properties: AckProperties::default(),
+                }),
+            );
+            return Ok(());
+        }
+        let id = match self.session.allocate_packet_id() {
+            Ok(id) => id,
+            Err(error) => {
+                self.fail(Command::Publish(publish, reply), error);
+                return Ok(());
+            }
+        };
+        publish.packet_id = id;
+        self.encode_publish(link, &publish)?;
+        let sequence = self.session.next_sequence();
+        self.session.outgoing.insert(id, Outgoing { publish, stage: Stage::AwaitingAck, reply, sequence });
+        Ok(())
+    }
+
+    /// Encodes a PUBLISH (validated when the application handed it over), replacing its
+    /// topic by an alias when automatic aliasing is on.
+    pub(super) fn encode_publish(&mut self, link: &mut Link, publish: &Publish) -> Result<()> {
+        let internal = |error: ProtocolError| Error::InvalidArgument(error.to_string());
+        if !self.options.auto_topic_alias
+            || link.limits.topic_alias_maximum == 0
+            || publish.properties.topic_alias.is_some()
+        {
+            return publish.encode_unchecked(link.version, &mut link.write_buf).map_err(internal);
+        }
+        let known = link.aliases_out.get(&publish.topic).copied();
+        let (alias, topic) = match known {
+            Some(alias) => (alias, ByteString::new()),
+            None if link.aliases_out.len() < usize::from(link.limits.topic_alias_maximum) => {
+                let alias = link.aliases_out.len() as u16 + 1;
+                link.aliases_out.insert(publish.topic.clone(), alias);
+                (alias, publish.topic.clone())
+            }
+            None => return publish.encode_unchecked(link.version, &mut link.write_buf).map_err(internal),
+        };
+        let mut aliased = publish.clone();
+        aliased.topic = topic;
+        aliased.properties.topic_alias = Some(alias);
+        aliased.encode_unchecked(link.version, &mut link.write_buf).map_err(internal)
+    }
+
+    pub(super) fn send_subscribe(
+        &mut self,
+        link: &mut Link,
+        mut subscribe: Subscribe,
+        reply: Reply<SubscribeResult>,
+    ) -> Result<()> {
+        match self.session.allocate_packet_id() {
+            Ok(id) => subscribe.packet_id = id,
+            Err(error) => {
+                self.fail(Command::Subscribe(subscribe, reply), error);
+                return Ok(());
+            }
+        }
+        link.encode(&Packet::Subscribe(subscribe.clone()))?;
+        self.session.subscribes.insert(subscribe.packet_id, (subscribe, reply));
+        Ok(())
+    }
+
+    pub(super) fn send_unsubscribe(
+        &mut self,
+        link: &mut Link,
+        mut unsubscribe: Unsubscribe,
+        reply: Reply<UnsubscribeResult>,
+    ) -> Result<()> {
+        for filter in &unsubscribe.filters {
+            if let Err(error) = topic::validate_topic_filter(filter) {
+                let error = Error::InvalidArgument(format!("topic filter {:?}: {error}", &**filter));
+                self.fail(Command::Unsubscribe(unsubscribe, reply), error);
+                return Ok(());
+            }
+        }
+        match self.session.allocate_packet_id() {
+            Ok(id) => unsubscribe.packet_id = id,
+            Err(error) => {
+                self.fail(Command::Unsubscribe(unsubscribe, reply), error);
+                return Ok(());
+            }
+        }
+        link.encode(&Packet::Unsubscribe(unsubscribe.clone()))?;
+        self.session.unsubscribes.insert(unsubscribe.packet_id, (unsubscribe, reply));
+        Ok(())
+    }
+}
