@@ -279,3 +279,92 @@ async fn mixed_qos_messages_keep_their_order() {
     assert_eq!((stats.messages_in, stats.messages_out, stats.queued), (N as u64, 2 * N as u64, 0));
     broker.shutdown().await;
 }
+
+/// Packets encoded back to back, to be sent in one write (so that the broker reads them
+/// in one go and handles them as one batch).
+fn encoded(version: mqttkit::protocol::ProtocolVersion, packets: &[Packet]) -> Vec<u8> {
+    let mut buf = bytes::BytesMut::new();
+    for packet in packets {
+        packet.encode(version, &mut buf).expect("encodes");
+    }
+    buf.to_vec()
+}
+
+fn qos0(topic: &str, payload: String) -> Packet {
+    Packet::Publish(Publish::new(topic, Bytes::from(payload), QoS::AtMostOnce))
+}
+
+/// QoS 0 deliveries from one read are queued per subscriber at the end of the read: each
+/// subscriber still gets its messages in publication order, whatever mix of topics (and so
+/// of receiving sessions) the read holds.
+#[tokio::test]
+async fn a_burst_of_qos0_messages_reaches_every_subscriber_in_order() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let filters = ["a/1", "a/2", "a/+", "#"];
+    let mut subs = Vec::new();
+    for (i, filter) in filters.iter().enumerate() {
+        let mut sub = TestClient::connect(addr, &format!("sub{i}")).await;
+        sub.subscribe(filter, QoS::AtMostOnce).await;
+        subs.push(sub);
+    }
+    let mut publisher = TestClient::connect(addr, "pub").await;
+    let messages: Vec<(String, String)> =
+        (0..200).map(|n| (format!("a/{}", 1 + (n * 7 % 3 == 0) as u8), n.to_string())).collect();
+    let packets: Vec<Packet> = messages.iter().map(|(t, p)| qos0(t, p.clone())).collect();
+    publisher.raw.send_raw(encoded(publisher.version, &packets)).await.unwrap();
+    for (sub, filter) in subs.iter_mut().zip(filters) {
+        let expected: Vec<&(String, String)> = messages
+            .iter()
+            .filter(|(topic, _)| filter == "a/+" || filter == "#" || topic == filter)
+            .collect();
+        for (topic, payload) in expected {
+            let got = sub.recv_publish().await;
+            assert_eq!((&*got.topic, &got.payload[..]), (topic.as_str(), payload.as_bytes()), "{filter}");
+        }
+        sub.expect_nothing().await;
+    }
+    assert_eq!(broker.stats().messages_in, 200);
+    broker.shutdown().await;
+}
+
+/// A QoS 1 message, a subscription change and a protocol violation come after the QoS 0
+/// messages read with them: the QoS 0 deliveries are queued first.
+#[tokio::test]
+async fn qos0_messages_stay_ahead_of_what_follows_them_in_one_read() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let mut sub = TestClient::connect(addr, "sub").await;
+    sub.subscribe("t/#", QoS::AtLeastOnce).await;
+    let mut will = mqttkit::protocol::Will::new("t/will", Bytes::from_static(b"will"));
+    will.qos = QoS::AtLeastOnce;
+    let connect = mqttkit::protocol::Connect { will: Some(will), ..mqttkit::protocol::Connect::new("pub") };
+    let (mut publisher, _) = TestClient::connect_with(addr, connect).await;
+    // The publisher subscribes to its own topic in the middle of the read: it gets what was
+    // published after its SUBACK only.
+    let mut own = Subscribe::new(1, vec![Subscription::new("t/own", QoS::AtMostOnce)]);
+    own.packet_id = 7;
+    let packets = [
+        qos0("t/own", "0".into()),
+        qos0("t/a", "1".into()),
+        Packet::Publish(Publish::new("t/a", Bytes::from_static(b"2"), QoS::AtLeastOnce).with_packet_id(1)),
+        Packet::Subscribe(own),
+        qos0("t/own", "3".into()),
+    ];
+    publisher.raw.send_raw(encoded(publisher.version, &packets)).await.unwrap();
+    assert!(matches!(publisher.recv().await, Packet::PubAck(ack) if ack.packet_id == 1));
+    assert!(matches!(publisher.recv().await, Packet::SubAck(ack) if ack.packet_id == 7));
+    assert_eq!(&publisher.recv_publish().await.payload[..], b"3");
+    // Then a QoS 0 message and a malformed packet (reserved type 0) in one read: the
+    // message is delivered, then the will.
+    let mut bytes = encoded(publisher.version, &[qos0("t/a", "4".into())]);
+    bytes.extend_from_slice(&[0x00, 0x00]);
+    publisher.raw.send_raw(bytes).await.unwrap();
+    publisher.expect_closed().await;
+    for expected in ["0", "1", "2", "3", "4", "will"] {
+        let got = sub.recv_and_ack().await;
+        assert_eq!(&got.payload[..], expected.as_bytes());
+    }
+    sub.expect_nothing().await;
+    broker.shutdown().await;
+}

@@ -18,7 +18,7 @@ use super::session::{Delivery, Inflight, Message, OutState, PendingWill, Session
 use super::stats::Counters;
 use super::storage::{self, Op};
 use super::stored_will;
-use super::{Shared, write};
+use super::{Outbox, Shared, write};
 use crate::protocol::{
     AckProperties, Auth, ConnAck, ConnAckProperties, Connect, Decoder, Disconnect, Packet, ProtocolError,
     ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, RetainHandling, SubAck,
@@ -89,6 +89,7 @@ pub(crate) fn run<S: Stream>(
         auth: None,
         durable: None,
         congested: Vec::new(),
+        outbox: None,
     };
     // An async block owning the connection, not an `async fn` taking it: an async fn's
     // argument is stored twice in its future (as argument and as local), and this future
@@ -129,6 +130,10 @@ struct Connection<S> {
     /// Sessions this connection's publications congested: it reads no more until they
     /// drain (bounded wait).
     congested: Vec<Arc<Session>>,
+    /// QoS 0 deliveries routed from the packets of the current read, queued at its end
+    /// (see [`Outbox`]); allocated by the first QoS 0 PUBLISH, released when the connection
+    /// stops streaming.
+    outbox: Option<Box<Outbox>>,
 }
 
 /// Topic aliases of one MQTT 5 connection.
@@ -620,6 +625,7 @@ impl<S: Stream> Connection<S> {
                     Box::pin(self.on_auth(auth)).await?;
                 }
             }
+            self.flush_outbox();
             loop {
                 let more = self.pump(&session)?;
                 self.flush().await?;
@@ -636,6 +642,7 @@ impl<S: Stream> Connection<S> {
             // read allocates one when bytes arrive); a streaming one keeps a larger one.
             if self.rbuf.is_empty() && (read_chunk == MIN_READ || self.rbuf.capacity() > 2 * read_chunk) {
                 self.rbuf = BytesMut::new();
+                self.outbox = None;
             }
             if (read_chunk > MIN_READ || !self.rbuf.is_empty())
                 && self.rbuf.capacity() - self.rbuf.len() < read_chunk
@@ -835,6 +842,10 @@ impl<S: Stream> Connection<S> {
 
     /// Handles a packet; an AUTH is handed back for [`Self::on_auth`] (asynchronous).
     fn handle(&mut self, packet: Packet) -> Result<Option<Box<Auth>>, Close> {
+        if !matches!(&packet, Packet::Publish(p) if p.qos == QoS::AtMostOnce) {
+            // Whatever this packet does comes after the QoS 0 messages before it.
+            self.flush_outbox();
+        }
         match packet {
             Packet::Publish(publish) => self.on_publish(publish).map(|()| None),
             Packet::PubAck(ack) => {
@@ -964,11 +975,16 @@ impl<S: Stream> Connection<S> {
             // message, so a retransmission after a crash is not routed twice.
             self.accept_qos2(packet_id);
         }
-        let mut outcome = self.shared.route(Arc::new(message));
-        self.congested.append(&mut outcome.congested);
         if qos == QoS::AtMostOnce {
+            let outbox = self.outbox.get_or_insert_with(Box::default);
+            self.shared.route_qos0(Arc::new(message), outbox);
+            if outbox.is_full() {
+                self.flush_outbox();
+            }
             return Ok(());
         }
+        let mut outcome = self.shared.route(Arc::new(message));
+        self.congested.append(&mut outcome.congested);
         let (reason, properties) = if outcome.refused > 0 && self.v5() {
             (ReasonCode::QuotaExceeded, self.ack_properties("a subscriber's queue is full"))
         } else if outcome.refused > 0 {
@@ -1001,6 +1017,13 @@ impl<S: Stream> Connection<S> {
             self.durable = self.shared.storage.ticket();
         }
         Ok(())
+    }
+
+    /// Queues the QoS 0 deliveries routed so far.
+    fn flush_outbox(&mut self) {
+        if let Some(outbox) = self.outbox.as_mut().filter(|o| !o.is_empty()) {
+            self.shared.flush_outbox(outbox);
+        }
     }
 
     /// Remembers an incoming QoS 2 packet identifier until PUBREL (stored for persistent
@@ -1281,6 +1304,9 @@ impl<S: Stream> Connection<S> {
     /// Ends the connection: tells an MQTT 5 client why, then detaches from the session,
     /// arranging the will and session expiry.
     async fn finish(&mut self, result: Result<(), Close>) {
+        // Messages received before the end are delivered (before any will).
+        self.flush_outbox();
+        self.outbox = None;
         let close = result.err().unwrap_or(Close::Lost);
         let code = match close {
             Close::Violation(code) => Some(code),

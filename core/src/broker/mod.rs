@@ -25,6 +25,7 @@ mod error;
 mod frame;
 mod lazy_read;
 mod listener;
+mod outbox;
 mod retained;
 mod router;
 mod session;
@@ -56,6 +57,7 @@ pub use error::BrokerError;
 pub use stats::BrokerStats;
 
 use listener::Listener;
+pub(crate) use outbox::Outbox;
 use retained::Retained;
 use router::Router;
 use session::{Delivery, Enqueued, Inflight, Message, OutState, Session};
@@ -352,6 +354,55 @@ impl Shared {
         }
         Counters::add(&self.counters.queued, queued);
         outcome
+    }
+
+    /// Routes a QoS 0 message into `outbox` (updating the retained store at once); the
+    /// deliveries are queued by [`Shared::flush_outbox`].
+    pub(crate) fn route_qos0(&self, message: Arc<Message>, outbox: &mut Outbox) {
+        debug_assert_eq!(message.qos, QoS::AtMostOnce);
+        outbox.messages += 1;
+        if message.retain && self.config.features.retain_available {
+            self.retain(&message);
+        }
+        let router = read(&self.router);
+        let mut nth = 0;
+        router.route_each(&message.topic, message.publisher.as_deref(), |receiver| {
+            let delivery = Delivery {
+                message: message.clone(),
+                qos: QoS::AtMostOnce,
+                retain: message.retain && receiver.retain_as_published,
+                subscription_ids: receiver.subscription_ids,
+                shared: receiver.shared.cloned(),
+                store_id: 0,
+            };
+            outbox.push(nth, receiver.session, delivery);
+            nth += 1;
+        });
+    }
+
+    /// Queues what [`Shared::route_qos0`] collected: one lock and one wake-up per session.
+    pub(crate) fn flush_outbox(&self, outbox: &mut Outbox) {
+        let (groups, messages) = outbox.take();
+        let mut queued = 0;
+        for group in groups {
+            let session = &group.session;
+            let mut any = false;
+            let mut state = session.lock();
+            for delivery in group.deliveries {
+                let outcome =
+                    state.enqueue(delivery, &self.config.limits, &self.counters, &session.client_id);
+                if outcome == Enqueued::Queued {
+                    queued += 1;
+                    any = true;
+                }
+            }
+            drop(state);
+            if any {
+                session.notify.notify_one();
+            }
+        }
+        Counters::add(&self.counters.messages_in, messages);
+        Counters::add(&self.counters.queued, queued);
     }
 
     /// Queues a delivery for a session and wakes its connection. `None` if refused;

@@ -67,6 +67,38 @@ pub(crate) struct Target {
     pub(crate) shared: Option<SharedOrigin>,
 }
 
+/// [`Target`] borrowed from the router while it is locked.
+#[derive(Debug)]
+pub(crate) struct Receiver<'a> {
+    pub(crate) session: &'a Arc<Session>,
+    pub(crate) qos: QoS,
+    pub(crate) retain_as_published: bool,
+    pub(crate) subscription_ids: Vec<u32>,
+    pub(crate) shared: Option<&'a SharedOrigin>,
+}
+
+impl<'a> Receiver<'a> {
+    fn of(subscriber: &'a Subscriber, shared: Option<&'a SharedOrigin>) -> Self {
+        Receiver {
+            session: &subscriber.session,
+            qos: subscriber.entry.options.qos,
+            retain_as_published: subscriber.entry.options.retain_as_published,
+            subscription_ids: subscriber.entry.id.into_iter().collect(),
+            shared,
+        }
+    }
+
+    pub(crate) fn into_target(self) -> Target {
+        Target {
+            session: self.session.clone(),
+            qos: self.qos,
+            retain_as_published: self.retain_as_published,
+            subscription_ids: self.subscription_ids,
+            shared: self.shared.cloned(),
+        }
+    }
+}
+
 /// The subscription trie.
 #[derive(Debug, Default)]
 pub(crate) struct Router {
@@ -121,36 +153,53 @@ impl Router {
 
     /// Every session that receives a message published to `topic` by `publisher`.
     pub(crate) fn route(&self, topic: &str, publisher: Option<&str>) -> Vec<Target> {
+        let mut targets = Vec::new();
+        self.route_each(topic, publisher, |receiver| targets.push(receiver.into_target()));
+        targets
+    }
+
+    /// Calls `f` once per session that receives a message published to `topic` by
+    /// `publisher`, without taking a reference to the session (the caller clones the
+    /// `Arc` only if it keeps it).
+    pub(crate) fn route_each<'a>(
+        &'a self,
+        topic: &str,
+        publisher: Option<&str>,
+        mut f: impl FnMut(Receiver<'a>),
+    ) {
         let levels: Vec<&str> = topic.split('/').collect();
         let dollar = topic.starts_with('$');
         let mut walk =
             Walk { levels: &levels, dollar, publisher, plain: Vec::new(), shared: Vec::new(), nodes: 0 };
         walk.collect(&self.root, 0);
-        let Walk { mut plain, shared: targets, nodes, .. } = walk;
+        let Walk { mut plain, shared, nodes, .. } = walk;
         // Merge overlapping subscriptions of one session: only possible when subscribers
         // came from more than one node (a node holds one subscription per session).
         if nodes > 1 {
-            plain.sort_by_key(|(session, _)| Arc::as_ptr(session) as usize);
+            plain.sort_by_key(|subscriber| Arc::as_ptr(&subscriber.session) as usize);
         }
-        let mut merged: Vec<Target> = Vec::with_capacity(plain.len() + targets.len());
-        for (session, entry) in plain {
-            match merged.last_mut() {
-                Some(last) if Arc::ptr_eq(&last.session, &session) => {
-                    last.qos = last.qos.max(entry.options.qos);
-                    last.retain_as_published |= entry.options.retain_as_published;
-                    last.subscription_ids.extend(entry.id);
+        let mut pending: Option<Receiver<'a>> = None;
+        for subscriber in plain {
+            match pending.as_mut() {
+                Some(last) if Arc::ptr_eq(last.session, &subscriber.session) => {
+                    let options = &subscriber.entry.options;
+                    last.qos = last.qos.max(options.qos);
+                    last.retain_as_published |= options.retain_as_published;
+                    last.subscription_ids.extend(subscriber.entry.id);
                 }
-                _ => merged.push(Target {
-                    session,
-                    qos: entry.options.qos,
-                    retain_as_published: entry.options.retain_as_published,
-                    subscription_ids: entry.id.into_iter().collect(),
-                    shared: None,
-                }),
+                _ => {
+                    if let Some(done) = pending.replace(Receiver::of(subscriber, None)) {
+                        f(done);
+                    }
+                }
             }
         }
-        merged.extend(targets);
-        merged
+        if let Some(done) = pending {
+            f(done);
+        }
+        for (member, origin) in shared {
+            f(Receiver::of(member, Some(origin)));
+        }
     }
 
     /// A member of the shared group `group` on `filter` (for redelivery), if any is left.
@@ -170,21 +219,22 @@ impl Router {
     }
 }
 
-/// One routing walk: the topic's levels and what it collects.
-struct Walk<'a> {
-    levels: &'a [&'a str],
+/// One routing walk: the topic's levels and the subscribers it collects from the trie
+/// (`'a`).
+struct Walk<'a, 't> {
+    levels: &'t [&'t str],
     /// The topic starts with `$` (wildcards at the root do not match it).
     dollar: bool,
-    publisher: Option<&'a str>,
-    plain: Vec<(Arc<Session>, SubscriptionEntry)>,
-    shared: Vec<Target>,
+    publisher: Option<&'t str>,
+    plain: Vec<&'a Subscriber>,
+    shared: Vec<(&'a Subscriber, &'a SharedOrigin)>,
     /// Nodes that had plain subscribers.
     nodes: usize,
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a, '_> {
     /// Visits the nodes matching the levels from `depth` below `node`.
-    fn collect(&mut self, node: &Node, depth: usize) {
+    fn collect(&mut self, node: &'a Node, depth: usize) {
         let wildcard_ok = !(depth == 0 && self.dollar);
         if depth == self.levels.len() {
             self.take(node);
@@ -211,7 +261,7 @@ impl Walk<'_> {
         }
     }
 
-    fn take(&mut self, node: &Node) {
+    fn take(&mut self, node: &'a Node) {
         if !node.subscribers.is_empty() {
             self.nodes += 1;
             self.plain.reserve(node.subscribers.len());
@@ -221,17 +271,11 @@ impl Walk<'_> {
             if subscriber.entry.options.no_local && own {
                 continue;
             }
-            self.plain.push((subscriber.session.clone(), subscriber.entry));
+            self.plain.push(subscriber);
         }
         for group in node.groups.values() {
             if let Some(member) = group.pick() {
-                self.shared.push(Target {
-                    session: member.session.clone(),
-                    qos: member.entry.options.qos,
-                    retain_as_published: member.entry.options.retain_as_published,
-                    subscription_ids: member.entry.id.into_iter().collect(),
-                    shared: Some(group.origin.clone()),
-                });
+                self.shared.push((member, &group.origin));
             }
         }
     }
