@@ -5,8 +5,15 @@
 //!
 //! `mqttkit bench [--brokers mqttkit,mosquitto,rumqttd] [--duration SECS] ...` runs the same
 //! load against several brokers on 127.0.0.1 and prints the results side by side.
+//!
+//! `mqttkit pub -t TOPIC -m MESSAGE [-q QOS] [-r] [-L URL] ...` publishes and
+//! `mqttkit sub -t FILTER... [-v] [-C COUNT] [-L URL] ...` prints messages, in the manner of
+//! `mosquitto_pub` and `mosquitto_sub`.
 
 mod bench;
+mod connect_args;
+mod publish;
+mod subscribe;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,6 +36,10 @@ enum Command {
     Broker(BrokerArgs),
     /// Benchmark the mqttkit broker against Mosquitto and rumqttd on 127.0.0.1.
     Bench(bench::BenchArgs),
+    /// Publish a message, a file, or standard input (like mosquitto_pub).
+    Pub(publish::PubArgs),
+    /// Subscribe and print messages (like mosquitto_sub).
+    Sub(subscribe::SubArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -107,6 +118,19 @@ async fn run_broker(args: BrokerArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Runs a client command on a fresh runtime; errors are printed with the command's name.
+fn run_client_command(name: &str, command: impl Future<Output = Result<ExitCode, String>>) -> ExitCode {
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the Tokio runtime: {e}"))
+        .and_then(|runtime| runtime.block_on(command));
+    outcome.unwrap_or_else(|error| {
+        eprintln!("mqttkit {name}: {error}");
+        ExitCode::FAILURE
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
@@ -119,6 +143,17 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             };
+        }
+        Command::Pub(args) => {
+            return run_client_command("pub", async { publish::run(args).await.map(|()| ExitCode::SUCCESS) });
+        }
+        Command::Sub(args) => {
+            return run_client_command("sub", async {
+                Ok(match subscribe::run(args, termination()).await? {
+                    subscribe::Ending::Done => ExitCode::SUCCESS,
+                    subscribe::Ending::TimedOut => ExitCode::from(subscribe::TIMED_OUT),
+                })
+            });
         }
     };
     if let Err(error) = init_logging(args.log.as_deref()) {
