@@ -17,13 +17,15 @@ use super::session::{Delivery, Session};
 
 /// Flush when this many deliveries are waiting, even within one read.
 pub(crate) const MAX_DELIVERIES: usize = 4096;
+/// Up to this many groups, a session's group is found by a linear search (no index).
+const LINEAR: usize = 8;
 
 /// Deliveries waiting to be queued, by session, in routing order.
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
     groups: Vec<Group>,
-    /// Group of each session (by address), for sessions not found at their usual place;
-    /// every group is in it.
+    /// Group of each session by address, for sessions not found at their usual place among
+    /// more than [`LINEAR`] groups; filled lazily, in group order.
     index: HashMap<usize, usize>,
     deliveries: usize,
     /// Messages routed into this outbox since the last flush.
@@ -43,18 +45,25 @@ impl Outbox {
     pub(crate) fn push(&mut self, nth: usize, session: &Arc<Session>, delivery: Delivery) {
         let at = match self.groups.get(nth) {
             Some(group) if Arc::ptr_eq(&group.session, session) => nth,
-            _ => {
-                let key = Arc::as_ptr(session) as usize;
-                let next = self.groups.len();
-                let at = *self.index.entry(key).or_insert(next);
-                if at == next {
-                    self.groups.push(Group { session: session.clone(), deliveries: Vec::new() });
-                }
-                at
-            }
+            _ => self.find(session).unwrap_or_else(|| {
+                self.groups.push(Group { session: session.clone(), deliveries: Vec::new() });
+                self.groups.len() - 1
+            }),
         };
         self.groups[at].deliveries.push(delivery);
         self.deliveries += 1;
+    }
+
+    /// The group of `session`: searched among a few, looked up by address among many.
+    fn find(&mut self, session: &Arc<Session>) -> Option<usize> {
+        if self.groups.len() <= LINEAR {
+            return self.groups.iter().position(|group| Arc::ptr_eq(&group.session, session));
+        }
+        // The index holds the first `index.len()` groups: add the ones created since.
+        for (at, group) in self.groups.iter().enumerate().skip(self.index.len()) {
+            self.index.insert(Arc::as_ptr(&group.session) as usize, at);
+        }
+        self.index.get(&(Arc::as_ptr(session) as usize)).copied()
     }
 
     /// Whether nothing waits.
@@ -125,5 +134,27 @@ mod tests {
             [("a".into(), vec![0, 3, 5, 7]), ("b".into(), vec![1, 2, 6, 8]), ("c".into(), vec![4, 9])]
         );
         assert!(outbox.is_empty());
+    }
+
+    /// Beyond the linear search: many sessions in a different order for every message.
+    #[test]
+    fn groups_many_sessions_through_the_index() {
+        let sessions: Vec<Arc<Session>> = (0..3 * LINEAR).map(|i| session(&i.to_string())).collect();
+        let mut outbox = Outbox::default();
+        for round in 0..4u8 {
+            for (nth, i) in
+                (0..sessions.len()).map(|k| (k * 5 + usize::from(round)) % sessions.len()).enumerate()
+            {
+                outbox.push(nth, &sessions[i], delivery(round));
+            }
+            outbox.messages += 1;
+        }
+        let (groups, _) = outbox.take();
+        let groups: Vec<Group> = groups.collect();
+        assert_eq!(groups.len(), sessions.len());
+        for group in groups {
+            let payloads: Vec<u8> = group.deliveries.iter().map(|d| d.message.payload[0]).collect();
+            assert_eq!(payloads, [0, 1, 2, 3], "{}", group.session.client_id);
+        }
     }
 }
