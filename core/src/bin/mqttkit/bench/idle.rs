@@ -9,10 +9,12 @@ use tokio::sync::Semaphore;
 
 use super::brokers::rss_kb;
 use super::conn::Conn;
+use super::report::{Cpu, Sample};
 
 pub(crate) struct Idle {
     pub(crate) connections: usize,
-    pub(crate) accepts_per_sec: f64,
+    /// Accepts per second, with the CPU used while connecting.
+    pub(crate) accepts: Sample,
     pub(crate) bytes_per_connection: f64,
 }
 
@@ -21,6 +23,7 @@ pub(crate) struct Idle {
 pub(crate) async fn run(addr: SocketAddr, pid: u32, count: usize) -> Result<Idle, String> {
     let before = rss_kb(pid).ok_or("cannot read the broker's RSS")?;
     let gate = Arc::new(Semaphore::new(100));
+    let cpu = Cpu::start(pid);
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(count);
     for i in 0..count {
@@ -39,6 +42,7 @@ pub(crate) async fn run(addr: SocketAddr, pid: u32, count: usize) -> Result<Idle
         }
     }
     let elapsed = start.elapsed();
+    let accepts = cpu.sample(conns.len() as f64 / elapsed.as_secs_f64());
     if conns.is_empty() {
         return Err(format!("all {failed} connections failed"));
     }
@@ -51,7 +55,7 @@ pub(crate) async fn run(addr: SocketAddr, pid: u32, count: usize) -> Result<Idle
     drop(conns);
     Ok(Idle {
         connections: n,
-        accepts_per_sec: n as f64 / elapsed.as_secs_f64(),
+        accepts,
         bytes_per_connection: after.saturating_sub(before) as f64 * 1024.0 / n as f64,
     })
 }

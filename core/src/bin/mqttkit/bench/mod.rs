@@ -158,10 +158,7 @@ async fn measure(
                 if i.connections < idle_count {
                     eprintln!("  {name}: only {} idle connections opened", i.connections);
                 }
-                vec![
-                    ("rss", Ok(Sample::plain(i.bytes_per_connection))),
-                    ("accepts", Ok(Sample::plain(i.accepts_per_sec))),
-                ]
+                vec![("rss", Ok(Sample::plain(i.bytes_per_connection))), ("accepts", Ok(i.accepts))]
             }
             Err(e) => vec![("rss", Err(e.clone())), ("accepts", Err(e))],
         },
