@@ -163,9 +163,12 @@ pub(crate) fn build_options(
     if let Some(v) = o.take::<bool>("sessionless")? {
         b = b.sessionless(v);
     }
-    if let Some(list) = o.take::<Vec<(String, u8)>>("auto_subscribe")? {
-        for (filter, q) in list {
-            b = b.auto_subscribe(Subscription::new(ByteString::from(filter), qos(q)?));
+    if let Some(list) = o.take::<Vec<SubscriptionSpec>>("auto_subscribe")? {
+        let list = subscriptions(list).map_err(|error| {
+            invalid_configuration(format!("option auto_subscribe: {}", error.value(o.dict.py())))
+        })?;
+        for subscription in list {
+            b = b.auto_subscribe(subscription);
         }
     }
     if let Some(v) = o.take::<bool>("auto_ack")? {

@@ -179,7 +179,7 @@ def client_options(options: Dict[str, Any]) -> Dict[str, Any]:
         if key == "user_properties":
             value = [tuple(pair) for pair in value]
         elif key == "auto_subscribe":
-            value = [_subscription(spec, 0)[:2] for spec in value]
+            value = [_subscription(spec, 0) for spec in value]
         elif key == "password" and isinstance(value, str):
             value = value.encode()
         elif key == "tls":
