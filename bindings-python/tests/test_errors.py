@@ -7,6 +7,8 @@ import builtins
 import pytest
 
 import mqttkit
+import mqttkit.sync
+from conftest import Recorder, ThreadRecorder, free_port, unique
 from mqttkit import _mqttkit
 
 
@@ -77,3 +79,27 @@ def test_invalid_configuration_is_raised_at_construction() -> None:
         mqttkit.Client("mqtt://127.0.0.1:1", protocol_version="3.1.1", session_expiry_interval=5)
     with pytest.raises(mqttkit.InvalidConfigurationError):
         mqttkit.Client("nonsense://host")
+
+
+async def test_an_engine_error_nobody_waits_for_goes_to_on_error() -> None:
+    # A fire-and-forget connect that fails: no caller to raise in, so on_error gets it.
+    errors = Recorder()
+    client = mqttkit.Client(f"mqtt://127.0.0.1:{free_port()}", client_id=unique(), reconnect=False, on_error=errors)
+    try:
+        await client.connect_nowait()
+        (error,) = await errors.wait(1)
+        assert isinstance(error, mqttkit.NetworkError) and isinstance(error, ConnectionError)
+        assert error.kind == "NETWORK"
+    finally:
+        await client.close()
+
+
+def test_an_engine_error_reaches_the_blocking_clients_on_error() -> None:
+    errors = ThreadRecorder()
+    client = mqttkit.sync.Client(f"mqtt://127.0.0.1:{free_port()}", client_id=unique(), reconnect=False, on_error=errors)
+    try:
+        client.connect_nowait()
+        (error,) = errors.wait(1)
+        assert isinstance(error, mqttkit.NetworkError)
+    finally:
+        client.close()
