@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the Python package (debug) into the venv .venv-python at the repository root,
-# runs the examples against Mosquitto, type-checks them (mypy --strict) and checks the native
-# module's stubs against it (stubtest), then runs pytest.
+# Builds and installs the Python package (debug) with `pip install ./bindings-python` into
+# the venv .venv-python at the repository root, runs the examples against Mosquitto,
+# type-checks them (mypy --strict) and checks the native module's stubs against it
+# (stubtest), then runs pytest.
 # Works from any directory: `bash bindings-python/test.sh`.
 set -euo pipefail
 
@@ -22,8 +23,10 @@ echo "== installing test dependencies"
 python -m pip install --quiet --disable-pip-version-check \
     'maturin>=1.16,<2' 'pytest>=9.2,<10' 'pytest-asyncio>=1.5,<2' 'paho-mqtt>=2.1,<3' 'aiomqtt>=2.3,<3' 'mypy>=1.10' 'uvloop>=0.19' 'trustme>=1.1' 'websockets>=13'
 
-echo "== maturin develop (debug)"
-(cd "$HERE" && maturin develop --quiet)
+echo "== pip install ./bindings-python (debug build; the same path as a user's install)"
+rm -f "$HERE"/python/mqttkit/_mqttkit*.so  # left by an earlier maturin develop
+(cd "$ROOT" && MATURIN_PEP517_ARGS="--profile dev" python -m pip install --quiet --disable-pip-version-check \
+    --no-build-isolation --force-reinstall --no-deps ./bindings-python)
 
 mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 if [ ! -x "$mosquitto_bin" ]; then
