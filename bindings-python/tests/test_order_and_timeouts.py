@@ -170,3 +170,16 @@ async def test_invalid_timeouts_are_refused(broker: Mosquitto, bad: float) -> No
             await client.ping(timeout=bad)
         with pytest.raises(mqttkit.InvalidArgumentError, match="timeout"):
             await client.disconnect(timeout=bad)
+
+
+async def test_timeout_presets(mute_broker: int) -> None:
+    url = f"mqtt://127.0.0.1:{mute_broker}"
+    for preset in ("internet", "local_network", "satellite", "none"):
+        await mqttkit.Client(url, timeouts=preset).close()
+    with pytest.raises(mqttkit.InvalidConfigurationError, match="local_network"):
+        mqttkit.Client(url, timeouts="lan")
+    # local_network: ping 2 s (the shortest limit of any preset).
+    async with mqttkit.Client(url, client_id=unique(), reconnect=False, timeouts="local_network") as client:
+        with pytest.raises(mqttkit.MqttTimeoutError) as caught:
+            await client.ping()
+        assert caught.value.operation == "ping" and caught.value.timeout == pytest.approx(2.0)
