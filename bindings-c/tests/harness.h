@@ -200,9 +200,12 @@ static inline void silent_server_stop(silent_server_t *s) {
 }
 
 /* A fake MQTT 5 server: answers every CONNECT with CONNACK (no session present) and every
- * QoS 2 PUBLISH with PUBREC, every AUTH with AUTH Continue (method "X", data "hi"), and never completes anything else (no PUBACK, no PUBCOMP, no
- * PINGRESP). Connections are served one at a time; fake_server_drop() closes the current
- * one. `pubrels` counts PUBREL packets received (under w.lock). */
+ * QoS 2 PUBLISH with PUBREC, every AUTH with AUTH Continue (method "X", data "hi"), and
+ * never completes anything else (no PUBACK, no PUBCOMP, no PINGRESP). Connections are
+ * served one at a time; fake_server_drop() closes the current one. Under w.lock: `pubrels`
+ * counts PUBREL packets received, `count[type]` every packet by type, and `last[type]`
+ * (`last_len[type]` bytes) holds the body of the latest one of each type. */
+#define FAKE_PACKET_MAX 1024
 typedef struct {
     int fd;
     int port;
@@ -210,9 +213,23 @@ typedef struct {
     int accepted;
     int pubrels;
     int auth_connect; /* answer CONNECT with AUTH Continue, then CONNACK with data "ok" */
+    int publish_dup;  /* answer SUBSCRIBE with QoS 1 PUBLISHes "dup/t": id 1, then id 2 flagged DUP */
+    int count[16];
+    unsigned char last[16][FAKE_PACKET_MAX];
+    size_t last_len[16];
     pthread_t thread;
     waiter_t w;
 } fake_server_t;
+
+/* Whether the latest packet of `type` the fake server got contains `len` bytes `needle`. */
+static inline int fake_server_saw(fake_server_t *s, unsigned type, const void *needle, size_t len) {
+    pthread_mutex_lock(&s->w.lock);
+    int found = 0;
+    for (size_t at = 0; !found && at + len <= s->last_len[type]; at++)
+        found = memcmp(s->last[type] + at, needle, len) == 0;
+    pthread_mutex_unlock(&s->w.lock);
+    return found;
+}
 
 static inline void *fake_server_run(void *arg) {
     fake_server_t *s = arg;
@@ -241,6 +258,12 @@ static inline void *fake_server_run(void *arg) {
                 if (!complete || len - i < rem) break;
                 unsigned type = buf[pos] >> 4;
                 unsigned char *body = buf + i;
+                pthread_mutex_lock(&s->w.lock);
+                s->count[type]++;
+                s->last_len[type] = rem < FAKE_PACKET_MAX ? rem : FAKE_PACKET_MAX;
+                memcpy(s->last[type], body, s->last_len[type]);
+                pthread_cond_broadcast(&s->w.changed);
+                pthread_mutex_unlock(&s->w.lock);
                 static const unsigned char auth_continue[] = {0xF0, 0x0B, 0x18, 0x09, 0x15, 0x00, 0x01, 'X',
                                                               0x16, 0x00, 0x02, 'h', 'i'};
                 if (type == 1 && s->auth_connect) {
@@ -266,6 +289,11 @@ static inline void *fake_server_run(void *arg) {
                     /* AUTH Continue -> AUTH Success. */
                     static const unsigned char success[] = {0xF0, 0x02, 0x00, 0x00};
                     if (write(conn, success, sizeof success) < 0) break;
+                } else if (type == 8 && s->publish_dup) {
+                    static const unsigned char dup[] = {
+                        0x32, 0x0F, 0x00, 0x05, 'd', 'u', 'p', '/', 't', 0x00, 0x01, 0x00, 'o', 'n', 'c', 'e', '!',
+                        0x3A, 0x0F, 0x00, 0x05, 'd', 'u', 'p', '/', 't', 0x00, 0x02, 0x00, 'a', 'g', 'a', 'i', 'n'};
+                    if (write(conn, dup, sizeof dup) < 0) break;
                 } else if (type == 6) {
                     pthread_mutex_lock(&s->w.lock);
                     s->pubrels++;
