@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::error::BrokerError;
+use super::sys_topics::SysConfig;
 use crate::protocol::QoS;
 
 /// Everything a broker needs to start. `BrokerConfig::default()` is safe: one listener on
@@ -26,6 +27,8 @@ pub struct BrokerConfig {
     pub auth: AuthConfig,
     /// Storage and durability.
     pub storage: StorageConfig,
+    /// The `$SYS` topics (`[sys]`).
+    pub sys: SysConfig,
 }
 
 impl Default for BrokerConfig {
@@ -36,6 +39,7 @@ impl Default for BrokerConfig {
             features: Features::default(),
             auth: AuthConfig::default(),
             storage: StorageConfig::default(),
+            sys: SysConfig::default(),
         }
     }
 }

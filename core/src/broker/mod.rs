@@ -33,6 +33,7 @@ mod stats;
 mod stop;
 mod storage;
 mod stored_will;
+mod sys_topics;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -55,6 +56,7 @@ pub use config::{
 };
 pub use error::BrokerError;
 pub use stats::BrokerStats;
+pub use sys_topics::SysConfig;
 
 use listener::Listener;
 pub(crate) use outbox::Outbox;
@@ -175,6 +177,9 @@ impl BrokerBuilder {
             tasks.push(tokio::spawn(listener::accept_loop(shared.clone(), listener)));
         }
         tasks.push(tokio::spawn(sweeper(shared.clone())));
+        if let Some(interval) = shared.config.sys.interval() {
+            tasks.push(tokio::spawn(sys_topics::run(shared.clone(), interval)));
+        }
         Ok(BrokerHandle { shared, local_addrs, tasks })
     }
 }
@@ -321,13 +326,20 @@ impl Shared {
     /// every matching session.
     pub(crate) fn route(&self, message: Arc<Message>) -> RouteOutcome {
         let stored_before = self.storage.issued();
-        let mut outcome = self.route_inner(message);
+        let mut outcome = self.route_inner(message, true);
         outcome.stored = self.storage.issued() != stored_before;
         outcome
     }
 
-    fn route_inner(&self, message: Arc<Message>) -> RouteOutcome {
-        Counters::add(&self.counters.messages_in, 1);
+    /// Routes a message the broker publishes itself (`$SYS`): not counted as received.
+    pub(crate) fn route_from_broker(&self, message: Arc<Message>) {
+        self.route_inner(message, false);
+    }
+
+    fn route_inner(&self, message: Arc<Message>, received: bool) -> RouteOutcome {
+        if received {
+            Counters::add(&self.counters.messages_in, 1);
+        }
         if message.retain && self.config.features.retain_available {
             self.retain(&message);
         }
@@ -447,9 +459,12 @@ impl Shared {
     }
 
     fn retain(&self, message: &Arc<Message>) {
+        // `$SYS` messages are neither counted, limited nor stored: the broker publishes
+        // them again at every start.
+        let sys = sys_topics::is_sys_topic(&message.topic);
         let mut retained = write(&self.retained);
         if message.payload.is_empty() {
-            if retained.remove(&message.topic).is_some() {
+            if retained.remove(&message.topic).is_some() && !sys {
                 Counters::sub(&self.counters.retained, 1);
                 self.storage.submit(Op::DeleteRetained(message.topic.clone()));
             }
@@ -465,7 +480,11 @@ impl Shared {
             expires_at: message.expires_at,
             frames: Default::default(),
         });
-        if retained.len() >= self.config.limits.max_retained_messages
+        if sys {
+            retained.insert(&message.topic, stored);
+            return;
+        }
+        if self.counters.retained.load(Ordering::Relaxed) >= self.config.limits.max_retained_messages as u64
             && retained.get(&message.topic).is_none()
         {
             Counters::add(&self.counters.dropped, 1);
@@ -707,7 +726,8 @@ impl Shared {
 
     fn connection_started(&self) {
         self.active_connections.fetch_add(1, Ordering::AcqRel);
-        Counters::add(&self.counters.connections, 1);
+        let open = self.counters.connections.fetch_add(1, Ordering::Relaxed) + 1;
+        self.counters.connections_max.fetch_max(open, Ordering::Relaxed);
         Counters::add(&self.counters.connections_total, 1);
     }
 
