@@ -16,9 +16,11 @@
 //! wake-up), a subscription trie ([`router`](self) module) matched under a short
 //! synchronous lock, one shared payload per message, and per-session bounded queues that the
 //! attached connection drains within the client's Receive Maximum. A sweeper task fires
-//! delayed wills and session expiry.
+//! delayed wills and session expiry; another publishes the `$SYS` topics; each bridge is a
+//! client of its remote broker with an internal session here.
 
 mod auth;
+mod bridge;
 mod config;
 mod connection;
 mod error;
@@ -50,6 +52,7 @@ pub use auth::{
     AuthDecision, AuthExchange, AuthFuture, AuthStep, Authenticator, ConfigAuthenticator, Credentials,
     SCRAM_SHA_256, ScramClient, ScramServer,
 };
+pub use bridge::{BridgeConfig, BridgeDirection, BridgeProtocol, BridgeStats, BridgeTls, BridgeTopic};
 pub use config::{
     AuthConfig, BrokerConfig, Durability, Features, Limits, ListenerConfig, ListenerProtocol, ListenerTls,
     StorageConfig, UserConfig,
@@ -119,6 +122,12 @@ impl BrokerBuilder {
         self
     }
 
+    /// Adds a bridge to another broker (to those of the configuration).
+    pub fn bridge(mut self, bridge: BridgeConfig) -> Self {
+        self.config.bridges.push(bridge);
+        self
+    }
+
     /// Replaces the in-config user list with a custom authenticator.
     pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
         self.authenticator = Some(Arc::new(authenticator));
@@ -141,6 +150,8 @@ impl BrokerBuilder {
             column: 1,
             reason,
         })?;
+        let bridges =
+            config.bridges.iter().map(bridge::Prepared::new).collect::<Result<Vec<_>, BrokerError>>()?;
         let (storage, restored) = match config.storage.durability {
             Durability::Memory => (Storage::memory(), storage::Restored::default()),
             _ => Storage::open(&config.storage)?,
@@ -177,10 +188,16 @@ impl BrokerBuilder {
             tasks.push(tokio::spawn(listener::accept_loop(shared.clone(), listener)));
         }
         tasks.push(tokio::spawn(sweeper(shared.clone())));
-        if let Some(interval) = shared.config.sys.interval() {
-            tasks.push(tokio::spawn(sys_topics::run(shared.clone(), interval)));
+        let mut statuses = Vec::new();
+        for prepared in bridges {
+            let (status, task) = prepared.start(&shared)?;
+            statuses.push(status);
+            tasks.push(task);
         }
-        Ok(BrokerHandle { shared, local_addrs, tasks })
+        if let Some(interval) = shared.config.sys.interval() {
+            tasks.push(tokio::spawn(sys_topics::run(shared.clone(), statuses.clone(), interval)));
+        }
+        Ok(BrokerHandle { shared, local_addrs, tasks, bridges: statuses })
     }
 }
 
@@ -191,6 +208,7 @@ pub struct BrokerHandle {
     shared: Arc<Shared>,
     local_addrs: Vec<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
+    bridges: Vec<Arc<bridge::BridgeStatus>>,
 }
 
 impl BrokerHandle {
@@ -212,6 +230,11 @@ impl BrokerHandle {
     /// A snapshot of the live counters.
     pub fn stats(&self) -> BrokerStats {
         self.shared.counters.snapshot()
+    }
+
+    /// The state and counters of each bridge, in configuration order.
+    pub fn bridges(&self) -> Vec<BridgeStats> {
+        self.bridges.iter().map(|bridge| bridge.snapshot()).collect()
     }
 
     /// Stops accepting connections, sends DISCONNECT 0x8B (Server shutting down) to MQTT 5

@@ -5,7 +5,8 @@
 //! Differences from Mosquitto: `messages/received` and `messages/sent` count PUBLISH
 //! packets (Mosquitto counts every packet; `publish/messages/*` carry the same values);
 //! `messages/expired` (messages whose Message Expiry Interval passed in a queue) is ours;
-//! `retained messages/count` leaves out the `$SYS` messages themselves.
+//! `retained messages/count` leaves out the `$SYS` messages themselves; bridge states are
+//! `$SYS/broker/connection/{bridge name}/state` (`1` connected, `0` not).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use bytestring::ByteString;
 use serde::Deserialize;
 use tokio::time::MissedTickBehavior;
 
+use super::bridge::BridgeStatus;
 use super::session::Message;
 use super::{BrokerStats, Shared};
 use crate::protocol::{PublishProperties, QoS};
@@ -55,7 +57,7 @@ pub(crate) fn is_sys_topic(topic: &str) -> bool {
 }
 
 /// Publishes the `$SYS` topics every `interval` until the broker stops.
-pub(crate) async fn run(shared: Arc<Shared>, interval: Duration) {
+pub(crate) async fn run(shared: Arc<Shared>, bridges: Vec<Arc<BridgeStatus>>, interval: Duration) {
     let started = Instant::now();
     let mut published: HashMap<String, String> = HashMap::new();
     let mut loads = Loads::default();
@@ -73,6 +75,10 @@ pub(crate) async fn run(shared: Arc<Shared>, interval: Duration) {
         values.clear();
         broker_values(&stats, sessions, now - started, &mut values);
         loads.update(&stats, now, &mut values);
+        for bridge in &bridges {
+            let state = if bridge.is_connected() { "1" } else { "0" };
+            values.push((format!("$SYS/broker/connection/{}/state", bridge.name()), state.to_owned()));
+        }
         for (topic, value) in values.drain(..) {
             if published.get(&topic) != Some(&value) {
                 publish(&shared, &topic, &value);
