@@ -308,3 +308,29 @@ fn the_readme_bridge_example_is_valid() {
     let config = BrokerConfig::from_toml_str(example, "README.md").unwrap();
     assert_eq!(config.bridges[0].topics.len(), 2);
 }
+
+#[tokio::test]
+async fn qos2_goes_through_both_ways() {
+    let remote = broker_with(Vec::new()).await;
+    let both = BridgeTopic::new("q2/#", BridgeDirection::Both).qos(QoS::ExactlyOnce).prefixes("l/", "r/");
+    let local = broker_with(vec![BridgeConfig::new("q2", url_of(&remote)).topic(both)]).await;
+    let (local_client, mut local_events) = client(&url_of(&local), "local").await;
+    local_client.subscribe("l/q2/#", QoS::ExactlyOnce).await.unwrap();
+    let (remote_client, mut remote_events) = client(&url_of(&remote), "remote").await;
+    remote_client.subscribe("r/q2/#", QoS::ExactlyOnce).await.unwrap();
+    bridge_connected(&local, 1).await;
+    wait_until("the bridge subscribed at the remote", || remote.stats().subscriptions == 2).await;
+
+    local_client.publish("l/q2/up", "u", QoS::ExactlyOnce).await.unwrap();
+    assert_eq!(next_message(&mut local_events).await.topic, "l/q2/up");
+    let up = next_message(&mut remote_events).await;
+    assert_eq!((&*up.topic, up.qos), ("r/q2/up", QoS::ExactlyOnce));
+    remote_client.publish("r/q2/down", "d", QoS::ExactlyOnce).await.unwrap();
+    assert_eq!(next_message(&mut remote_events).await.topic, "r/q2/down");
+    let down = next_message(&mut local_events).await;
+    assert_eq!((&*down.topic, down.qos), ("l/q2/down", QoS::ExactlyOnce));
+    local_client.disconnect().await.unwrap();
+    local.shutdown().await;
+    remote_client.disconnect().await.unwrap();
+    remote.shutdown().await;
+}
