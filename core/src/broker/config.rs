@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::bridge::{self, BridgeConfig};
 use super::error::BrokerError;
+use super::sys_topics::SysConfig;
 use crate::protocol::QoS;
 
 /// Everything a broker needs to start. `BrokerConfig::default()` is safe: one listener on
@@ -26,6 +28,11 @@ pub struct BrokerConfig {
     pub auth: AuthConfig,
     /// Storage and durability.
     pub storage: StorageConfig,
+    /// The `$SYS` topics (`[sys]`).
+    pub sys: SysConfig,
+    /// Bridges to other brokers (`[[bridge]]` tables).
+    #[serde(rename = "bridge")]
+    pub bridges: Vec<BridgeConfig>,
 }
 
 impl Default for BrokerConfig {
@@ -36,6 +43,8 @@ impl Default for BrokerConfig {
             features: Features::default(),
             auth: AuthConfig::default(),
             storage: StorageConfig::default(),
+            sys: SysConfig::default(),
+            bridges: Vec::new(),
         }
     }
 }
@@ -58,6 +67,15 @@ impl BrokerConfig {
                 reason: error.message().trim().to_owned(),
             }
         })?;
+        if let Err(invalid) = bridge::validate(&config.bridges) {
+            let (line, column) = line_and_column(text, invalid.offset_in(text).unwrap_or(0));
+            return Err(BrokerError::Config {
+                origin: origin.to_owned(),
+                line,
+                column,
+                reason: invalid.reason,
+            });
+        }
         config.validate().map_err(|reason| BrokerError::Config {
             origin: origin.to_owned(),
             line: 1,
@@ -113,6 +131,7 @@ impl BrokerConfig {
         if self.storage.durability != Durability::Memory && self.storage.data_dir.is_none() {
             return Err("storage.data_dir is required unless storage.durability = \"memory\"".into());
         }
+        bridge::validate(&self.bridges).map_err(|invalid| invalid.reason)?;
         Ok(())
     }
 

@@ -34,6 +34,14 @@ pub enum BrokerError {
         /// What is wrong.
         reason: String,
     },
+    /// A bridge cannot start as configured (its TLS files cannot be read, ...).
+    #[error("bridge {name}: {reason}")]
+    Bridge {
+        /// The bridge's name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The configuration asks for something this version does not implement yet.
     #[error("not supported yet: {0}")]
     Unsupported(String),

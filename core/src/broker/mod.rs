@@ -16,9 +16,11 @@
 //! wake-up), a subscription trie ([`router`](self) module) matched under a short
 //! synchronous lock, one shared payload per message, and per-session bounded queues that the
 //! attached connection drains within the client's Receive Maximum. A sweeper task fires
-//! delayed wills and session expiry.
+//! delayed wills and session expiry; another publishes the `$SYS` topics; each bridge is a
+//! client of its remote broker with an internal session here.
 
 mod auth;
+mod bridge;
 mod config;
 mod connection;
 mod error;
@@ -33,6 +35,7 @@ mod stats;
 mod stop;
 mod storage;
 mod stored_will;
+mod sys_topics;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -49,12 +52,14 @@ pub use auth::{
     AuthDecision, AuthExchange, AuthFuture, AuthStep, Authenticator, ConfigAuthenticator, Credentials,
     SCRAM_SHA_256, ScramClient, ScramServer,
 };
+pub use bridge::{BridgeConfig, BridgeDirection, BridgeProtocol, BridgeStats, BridgeTls, BridgeTopic};
 pub use config::{
     AuthConfig, BrokerConfig, Durability, Features, Limits, ListenerConfig, ListenerProtocol, ListenerTls,
     StorageConfig, UserConfig,
 };
 pub use error::BrokerError;
 pub use stats::BrokerStats;
+pub use sys_topics::SysConfig;
 
 use listener::Listener;
 pub(crate) use outbox::Outbox;
@@ -117,6 +122,12 @@ impl BrokerBuilder {
         self
     }
 
+    /// Adds a bridge to another broker (to those of the configuration).
+    pub fn bridge(mut self, bridge: BridgeConfig) -> Self {
+        self.config.bridges.push(bridge);
+        self
+    }
+
     /// Replaces the in-config user list with a custom authenticator.
     pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
         self.authenticator = Some(Arc::new(authenticator));
@@ -139,6 +150,8 @@ impl BrokerBuilder {
             column: 1,
             reason,
         })?;
+        let bridges =
+            config.bridges.iter().map(bridge::Prepared::new).collect::<Result<Vec<_>, BrokerError>>()?;
         let (storage, restored) = match config.storage.durability {
             Durability::Memory => (Storage::memory(), storage::Restored::default()),
             _ => Storage::open(&config.storage)?,
@@ -175,7 +188,16 @@ impl BrokerBuilder {
             tasks.push(tokio::spawn(listener::accept_loop(shared.clone(), listener)));
         }
         tasks.push(tokio::spawn(sweeper(shared.clone())));
-        Ok(BrokerHandle { shared, local_addrs, tasks })
+        let mut statuses = Vec::new();
+        for prepared in bridges {
+            let (status, task) = prepared.start(&shared)?;
+            statuses.push(status);
+            tasks.push(task);
+        }
+        if let Some(interval) = shared.config.sys.interval() {
+            tasks.push(tokio::spawn(sys_topics::run(shared.clone(), statuses.clone(), interval)));
+        }
+        Ok(BrokerHandle { shared, local_addrs, tasks, bridges: statuses })
     }
 }
 
@@ -186,6 +208,7 @@ pub struct BrokerHandle {
     shared: Arc<Shared>,
     local_addrs: Vec<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
+    bridges: Vec<Arc<bridge::BridgeStatus>>,
 }
 
 impl BrokerHandle {
@@ -207,6 +230,11 @@ impl BrokerHandle {
     /// A snapshot of the live counters.
     pub fn stats(&self) -> BrokerStats {
         self.shared.counters.snapshot()
+    }
+
+    /// The state and counters of each bridge, in configuration order.
+    pub fn bridges(&self) -> Vec<BridgeStats> {
+        self.bridges.iter().map(|bridge| bridge.snapshot()).collect()
     }
 
     /// Stops accepting connections, sends DISCONNECT 0x8B (Server shutting down) to MQTT 5
@@ -321,13 +349,20 @@ impl Shared {
     /// every matching session.
     pub(crate) fn route(&self, message: Arc<Message>) -> RouteOutcome {
         let stored_before = self.storage.issued();
-        let mut outcome = self.route_inner(message);
+        let mut outcome = self.route_inner(message, true);
         outcome.stored = self.storage.issued() != stored_before;
         outcome
     }
 
-    fn route_inner(&self, message: Arc<Message>) -> RouteOutcome {
-        Counters::add(&self.counters.messages_in, 1);
+    /// Routes a message the broker publishes itself (`$SYS`): not counted as received.
+    pub(crate) fn route_from_broker(&self, message: Arc<Message>) {
+        self.route_inner(message, false);
+    }
+
+    fn route_inner(&self, message: Arc<Message>, received: bool) -> RouteOutcome {
+        if received {
+            Counters::add(&self.counters.messages_in, 1);
+        }
         if message.retain && self.config.features.retain_available {
             self.retain(&message);
         }
@@ -447,9 +482,12 @@ impl Shared {
     }
 
     fn retain(&self, message: &Arc<Message>) {
+        // `$SYS` messages are neither counted, limited nor stored: the broker publishes
+        // them again at every start.
+        let sys = sys_topics::is_sys_topic(&message.topic);
         let mut retained = write(&self.retained);
         if message.payload.is_empty() {
-            if retained.remove(&message.topic).is_some() {
+            if retained.remove(&message.topic).is_some() && !sys {
                 Counters::sub(&self.counters.retained, 1);
                 self.storage.submit(Op::DeleteRetained(message.topic.clone()));
             }
@@ -465,7 +503,11 @@ impl Shared {
             expires_at: message.expires_at,
             frames: Default::default(),
         });
-        if retained.len() >= self.config.limits.max_retained_messages
+        if sys {
+            retained.insert(&message.topic, stored);
+            return;
+        }
+        if self.counters.retained.load(Ordering::Relaxed) >= self.config.limits.max_retained_messages as u64
             && retained.get(&message.topic).is_none()
         {
             Counters::add(&self.counters.dropped, 1);
@@ -707,7 +749,8 @@ impl Shared {
 
     fn connection_started(&self) {
         self.active_connections.fetch_add(1, Ordering::AcqRel);
-        Counters::add(&self.counters.connections, 1);
+        let open = self.counters.connections.fetch_add(1, Ordering::Relaxed) + 1;
+        self.counters.connections_max.fetch_max(open, Ordering::Relaxed);
         Counters::add(&self.counters.connections_total, 1);
     }
 

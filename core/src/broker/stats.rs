@@ -10,6 +10,8 @@ pub struct BrokerStats {
     pub connections: u64,
     /// Connections accepted since start.
     pub connections_total: u64,
+    /// Most connections open at once since start.
+    pub connections_max: u64,
     /// PUBLISH packets received from clients (wills included).
     pub messages_in: u64,
     /// PUBLISH packets sent to clients.
@@ -20,7 +22,7 @@ pub struct BrokerStats {
     pub bytes_out: u64,
     /// Subscriptions currently held by sessions.
     pub subscriptions: u64,
-    /// Retained messages currently stored.
+    /// Retained messages currently stored (the broker's own `$SYS` messages left out).
     pub retained: u64,
     /// Messages waiting in session queues (not yet in flight).
     pub queued: u64,
@@ -36,6 +38,7 @@ pub struct BrokerStats {
 pub(crate) struct Counters {
     pub(crate) connections: AtomicU64,
     pub(crate) connections_total: AtomicU64,
+    pub(crate) connections_max: AtomicU64,
     pub(crate) messages_in: AtomicU64,
     pub(crate) messages_out: AtomicU64,
     pub(crate) bytes_in: AtomicU64,
@@ -61,6 +64,7 @@ impl Counters {
         BrokerStats {
             connections: get(&self.connections),
             connections_total: get(&self.connections_total),
+            connections_max: get(&self.connections_max),
             messages_in: get(&self.messages_in),
             messages_out: get(&self.messages_out),
             bytes_in: get(&self.bytes_in),
