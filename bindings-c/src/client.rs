@@ -2,13 +2,14 @@
 //! ways operations run (`start` with a completion callback, `wait` blocking); the
 //! operations themselves are in `operations.rs`.
 
+use std::cell::Cell;
 use std::ffi::{CString, c_char, c_void};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
-use std::thread::{JoinHandle, ThreadId};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mqttkit::client::{Client, Pending};
@@ -133,8 +134,17 @@ fn live_threads_add(delta: isize) {
     changed.notify_all();
 }
 
+thread_local! {
+    /// On a dispatch thread: its client's dispatch state (null elsewhere), by which
+    /// `mqttkit_client_free` recognises a call from inside that client's own callback. (A
+    /// thread-local rather than `std::thread::current()`, which would give the caller's
+    /// thread a handle that is never freed: valgrind's "possibly lost".)
+    static DISPATCHING: Cell<*const DispatchState> = const { Cell::new(std::ptr::null()) };
+}
+
 fn run_dispatch(mut jobs: mpsc::Receiver<Job>, state: Arc<DispatchState>, runtime: RuntimeUser) {
     enter_dispatch_thread();
+    DISPATCHING.with(|dispatching| dispatching.set(Arc::as_ptr(&state)));
     let mut scratch = Vec::new();
     while let Some(job) = jobs.blocking_recv() {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
@@ -182,7 +192,6 @@ pub struct mqttkit_client_t {
     jobs: mpsc::Sender<Job>,
     state: Arc<DispatchState>,
     thread: Option<JoinHandle<()>>,
-    thread_id: ThreadId,
 }
 
 impl mqttkit_client_t {
@@ -319,8 +328,7 @@ pub unsafe extern "C" fn mqttkit_client_new(
                 live_threads_add(-1);
                 Failure::new(mqttkit_result::MQTTKIT_RESULT_INTERNAL, format!("cannot start the dispatch thread: {e}"))
             })?;
-        let thread_id = thread.thread().id();
-        let handle = mqttkit_client_t { client, runtime, jobs, state, thread: Some(thread), thread_id };
+        let handle = mqttkit_client_t { client, runtime, jobs, state, thread: Some(thread) };
         write_out(client_out, Box::into_raw(Box::new(handle)));
         Ok(())
     }
@@ -351,10 +359,10 @@ pub unsafe extern "C" fn mqttkit_client_free(client: *mut mqttkit_client_t) {
         }
         // SAFETY: made by Box::into_raw in mqttkit_client_new; freed once.
         let handle = unsafe { Box::from_raw(client) };
-        let mqttkit_client_t { client, runtime, jobs, state, thread, thread_id } = *handle;
+        let mqttkit_client_t { client, runtime, jobs, state, thread } = *handle;
         state.closed.store(true, Ordering::Release);
         drop(jobs);
-        if std::thread::current().id() == thread_id {
+        if DISPATCHING.with(Cell::get) == Arc::as_ptr(&state) {
             // Inside a callback: finish in the background; the dispatch thread ends by
             // itself once the connection task and every pending operation are done.
             runtime.handle().spawn(async move {
