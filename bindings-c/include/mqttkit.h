@@ -259,6 +259,9 @@ typedef struct {
   uint64_t dropped;
   // Messages discarded because they expired while queued.
   uint64_t expired;
+  // Pauses imposed by the rate limits (`limits.max_publish_rate`,
+  // `max_publish_bytes_rate`, `max_connection_rate`).
+  uint64_t throttled;
 } mqttkit_broker_stats_t;
 
 // Connected: a CONNACK Success arrived. `assigned_client_id` is the identifier the server
@@ -510,6 +513,17 @@ mqttkit_result mqttkit_broker_config_set_topic_alias_maximum(mqttkit_broker_conf
 // # Safety
 // `config` NULL or live.
 mqttkit_result mqttkit_broker_config_set_connect_timeout(mqttkit_broker_config_t *config, uint32_t seconds);
+
+// The rate limits, each 0 for none (the default): `limits.max_publish_rate` (PUBLISH
+// packets per second one connection may send), `limits.max_publish_bytes_rate` (bytes per
+// second read from one connection) and `limits.max_connection_rate` (connections each
+// listener accepts per second). Over a limit the broker pauses reading from that
+// connection (or accepting) until the rate allows: nothing is dropped; each pause counts
+// in `mqttkit_broker_stats_t.throttled`.
+//
+// # Safety
+// `config` NULL or live.
+mqttkit_result mqttkit_broker_config_set_rate_limits(mqttkit_broker_config_t *config, uint32_t publishes_per_second, uint32_t bytes_per_second, uint32_t connections_per_second);
 
 // `limits.max_client_id_len`: longest client identifier accepted, in bytes (default 1024).
 //

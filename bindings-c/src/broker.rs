@@ -61,6 +61,9 @@ pub struct mqttkit_broker_stats_t {
     pub dropped: u64,
     /// Messages discarded because they expired while queued.
     pub expired: u64,
+    /// Pauses imposed by the rate limits (`limits.max_publish_rate`,
+    /// `max_publish_bytes_rate`, `max_connection_rate`).
+    pub throttled: u64,
 }
 
 /// The failure of every broker function in a build without the broker.
@@ -271,6 +274,7 @@ pub unsafe extern "C" fn mqttkit_broker_stats(
                 queued: s.queued,
                 dropped: s.dropped,
                 expired: s.expired,
+                throttled: s.throttled,
             });
             Ok(())
         }

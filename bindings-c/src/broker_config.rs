@@ -242,6 +242,31 @@ pub unsafe extern "C" fn mqttkit_broker_config_set_connect_timeout(
     }
 }
 
+/// The rate limits, each 0 for none (the default): `limits.max_publish_rate` (PUBLISH
+/// packets per second one connection may send), `limits.max_publish_bytes_rate` (bytes per
+/// second read from one connection) and `limits.max_connection_rate` (connections each
+/// listener accepts per second). Over a limit the broker pauses reading from that
+/// connection (or accepting) until the rate allows: nothing is dropped; each pause counts
+/// in `mqttkit_broker_stats_t.throttled`.
+///
+/// # Safety
+/// `config` NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mqttkit_broker_config_set_rate_limits(
+    config: *mut mqttkit_broker_config_t,
+    publishes_per_second: u32,
+    bytes_per_second: u32,
+    connections_per_second: u32,
+) -> mqttkit_result {
+    ffi_result! {
+        update!(config, |c| {
+            c.limits.max_publish_rate = (publishes_per_second > 0).then_some(publishes_per_second);
+            c.limits.max_publish_bytes_rate = (bytes_per_second > 0).then_some(bytes_per_second);
+            c.limits.max_connection_rate = (connections_per_second > 0).then_some(connections_per_second);
+        })
+    }
+}
+
 /// `limits.max_client_id_len`: longest client identifier accepted, in bytes (default 1024).
 ///
 /// # Safety

@@ -121,6 +121,8 @@ static void test_broker_config_setters(void) {
     CHECK_OK(mqttkit_broker_config_set_storage(config, MQTTKIT_DURABILITY_MEMORY, NULL, 0));
     CHECK_OK(mqttkit_broker_config_set_allow_anonymous(config, false));
     CHECK_OK(mqttkit_broker_config_add_user(config, "alice", "wonderland"));
+    /* Two connections a second per listener: the four below make listener 0 pause. */
+    CHECK_OK(mqttkit_broker_config_set_rate_limits(config, 1000, 0, 2));
     mqttkit_broker_t *broker = NULL;
     CHECK_OK(mqttkit_broker_start(config, &broker));
     mqttkit_broker_config_free(config);
@@ -140,6 +142,9 @@ static void test_broker_config_setters(void) {
     CHECK_RESULT(mqttkit_client_connect_sync(second, 10000, NULL), MQTTKIT_RESULT_CONNECTION_REFUSED);
     mqttkit_client_free(second);
     mqttkit_client_free(alice);
+    mqttkit_broker_stats_t stats;
+    CHECK_OK(mqttkit_broker_stats(broker, &stats));
+    CHECK(stats.throttled >= 1);
     mqttkit_broker_free(broker);
     CHECK_OK(mqttkit_wait_idle(10000));
 }
@@ -329,6 +334,7 @@ static void test_broker_null_arguments(void) {
     CHECK_RESULT(mqttkit_broker_config_set_max_retained_messages(NULL, 1), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_broker_config_set_max_expiry(NULL, 1, 1), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_broker_config_set_keep_alive_bounds(NULL, 1, 2), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_config_set_rate_limits(NULL, 1, 2, 3), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_broker_config_set_topic_alias_maximum(NULL, 1), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_broker_config_set_connect_timeout(NULL, 1), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_broker_config_set_max_client_id_len(NULL, 1), MQTTKIT_RESULT_NULL_PARAMETER);

@@ -85,6 +85,7 @@ impl NativeBroker {
         dict.set_item("queued", stats.queued)?;
         dict.set_item("dropped", stats.dropped)?;
         dict.set_item("expired", stats.expired)?;
+        dict.set_item("throttled", stats.throttled)?;
         Ok(dict)
     }
 

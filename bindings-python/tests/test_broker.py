@@ -71,6 +71,23 @@ async def test_limits_and_toml_config() -> None:
                 await client.publish("qos2", b"x", qos=2)
 
 
+async def test_rate_limits_slow_a_publisher_down_and_are_counted() -> None:
+    # 5 PUBLISH a second per connection: the broker stops reading the publisher for a
+    # while; every message still arrives, in order, and the pause is counted.
+    async with mqttkit.Broker(port=0, limits={"max_publish_rate": 5}) as broker:
+        async with mqttkit.Client(broker.url, client_id=unique()) as client:
+            topic = unique("rate")
+            await client.subscribe(topic, qos=0)
+            messages = client.messages()
+            for i in range(8):
+                await client.publish(topic, str(i).encode(), qos=0)
+            received = [(await messages.next(EVENT_TIMEOUT)).payload for _ in range(8)]
+            assert received == [str(i).encode() for i in range(8)]
+            assert broker.stats()["throttled"] >= 1
+    with pytest.raises(mqttkit.InvalidConfigurationError, match="max_publish_rate"):
+        await mqttkit.Broker(port=0, limits={"max_publish_rate": 0}).start()
+
+
 async def test_invalid_configuration_and_busy_port() -> None:
     with pytest.raises(mqttkit.InvalidConfigurationError):
         await mqttkit.Broker(port=0, limits={"no_such_limit": 1}).start()

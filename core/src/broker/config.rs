@@ -122,6 +122,15 @@ impl BrokerConfig {
         {
             return Err(format!("limits.keep_alive_min ({min}) is above limits.keep_alive_max ({max})"));
         }
+        for (name, rate) in [
+            ("max_publish_rate", limits.max_publish_rate),
+            ("max_publish_bytes_rate", limits.max_publish_bytes_rate),
+            ("max_connection_rate", limits.max_connection_rate),
+        ] {
+            if rate == Some(0) {
+                return Err(format!("limits.{name} must be at least 1 (leave it out for no limit)"));
+            }
+        }
         if limits.keep_alive_max == Some(0) {
             return Err("limits.keep_alive_max must be at least 1".into());
         }
@@ -272,6 +281,17 @@ pub struct Limits {
     pub connect_timeout_secs: u64,
     /// Longest client identifier accepted, in bytes (longer: CONNACK 0x85 / 0x02).
     pub max_client_id_len: usize,
+    /// PUBLISH packets per second one connection may send (`None`: no limit). A faster
+    /// client is not read from until its rate falls back under the limit (a burst of one
+    /// second's worth passes at once): it is slowed down, nothing is dropped.
+    pub max_publish_rate: Option<u32>,
+    /// Bytes per second read from one connection (`None`: no limit); paced like
+    /// `max_publish_rate`, on average: a read (at most 64 KiB) is handled before its
+    /// bytes are paid for.
+    pub max_publish_bytes_rate: Option<u32>,
+    /// Connections each listener accepts per second (`None`: no limit); further ones wait
+    /// in the listen backlog until the rate allows.
+    pub max_connection_rate: Option<u32>,
 }
 
 impl Default for Limits {
@@ -291,6 +311,9 @@ impl Default for Limits {
             topic_alias_maximum: 64,
             connect_timeout_secs: 10,
             max_client_id_len: 1024,
+            max_publish_rate: None,
+            max_publish_bytes_rate: None,
+            max_connection_rate: None,
         }
     }
 }

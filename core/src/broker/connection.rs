@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::auth::{AuthDecision, AuthExchange, AuthStep, Credentials};
 use super::frame;
 use super::lazy_read::read_lazily;
+use super::rate_limit::Throttle;
 use super::session::{Delivery, Inflight, Message, OutState, PendingWill, Session, SubscriptionEntry};
 use super::stats::Counters;
 use super::storage::{self, Op};
@@ -67,6 +68,7 @@ pub(crate) fn run<S: Stream>(
     stream: S,
     peer: SocketAddr,
 ) -> impl Future<Output = ()> + Send {
+    let throttle = Throttle::from_limits(&shared.config.limits);
     let mut connection = Connection {
         id: shared.next_connection_id(),
         decoder: Decoder::new(ProtocolVersion::V5)
@@ -90,6 +92,7 @@ pub(crate) fn run<S: Stream>(
         durable: None,
         congested: Vec::new(),
         outbox: None,
+        throttle,
     };
     // An async block owning the connection, not an `async fn` taking it: an async fn's
     // argument is stored twice in its future (as argument and as local), and this future
@@ -134,6 +137,8 @@ struct Connection<S> {
     /// (see [`Outbox`]); allocated by the first QoS 0 PUBLISH, released when the connection
     /// stops streaming.
     outbox: Option<Box<Outbox>>,
+    /// The connection's rate limits, if any are configured.
+    throttle: Option<Box<Throttle>>,
 }
 
 /// Topic aliases of one MQTT 5 connection.
@@ -233,6 +238,20 @@ impl<S: Stream> Connection<S> {
             self.wbuf.clear();
         }
         Ok(())
+    }
+
+    /// Stops reading for `pause` because the connection is over a rate limit (see
+    /// [`Throttle`]). Messages queued for the client end the pause early so that they are
+    /// delivered meanwhile (the caller then pauses again for the rest), as do a session
+    /// takeover and the broker's shutdown.
+    async fn pause(&mut self, session: &Session, pause: Duration) -> Result<(), Close> {
+        tokio::select! {
+            _ = self.shared.stop.wait() => Err(Close::Shutdown),
+            _ = session.notify.notified() => {
+                if session.lock().taken_over { Err(Close::TakenOver) } else { Ok(()) }
+            }
+            () = tokio::time::sleep(pause) => Ok(()),
+        }
     }
 
     /// Reads more bytes; `Err(Lost)` at end of stream.
@@ -618,7 +637,7 @@ impl<S: Stream> Connection<S> {
         loop {
             // A congested subscriber stops the decoding of this connection's packets, even
             // within one read, until it drains (see `backpressure`).
-            while self.congested.is_empty() {
+            while self.congested.is_empty() && self.throttle.as_mut().is_none_or(|t| t.may_handle()) {
                 let Some(packet) = self.decoder.decode(&mut self.rbuf)? else { break };
                 if let Some(auth) = self.handle(packet)? {
                     // Boxed: rare, and its future must not enlarge every connection's task.
@@ -636,6 +655,19 @@ impl<S: Stream> Connection<S> {
             if !self.congested.is_empty() {
                 // Boxed like `on_auth`.
                 Box::pin(self.backpressure(&session)).await?;
+                continue; // packets may still be buffered
+            }
+            if let Some((pause, new)) = self.throttle.as_mut().and_then(|t| t.pause()) {
+                if new {
+                    Counters::add(&self.shared.counters.throttled, 1);
+                    tracing::debug!(
+                        client_id = &*self.client_id,
+                        ?pause,
+                        "over a rate limit: reading paused"
+                    );
+                }
+                // Boxed like `on_auth`.
+                Box::pin(self.pause(&session, pause)).await?;
                 continue; // packets may still be buffered
             }
             // A connection that is not streaming holds no read buffer while it waits (the
@@ -663,6 +695,9 @@ impl<S: Stream> Connection<S> {
                     Ok(n) => {
                         Counters::add(&self.shared.counters.bytes_in, n as u64);
                         self.last_read = Instant::now();
+                        if let Some(throttle) = &mut self.throttle {
+                            throttle.on_read(n);
+                        }
                         // A read that filled the buffer: the peer is streaming, read more at
                         // a time (up to MAX_READ); a small read: shrink back.
                         if n >= spare {
@@ -902,6 +937,9 @@ impl<S: Stream> Connection<S> {
     }
 
     fn on_publish(&mut self, publish: Publish) -> Result<(), Close> {
+        if let Some(throttle) = &mut self.throttle {
+            throttle.on_publish();
+        }
         let config = &self.shared.config;
         if !publish.properties.subscription_identifiers.is_empty() {
             // MQTT-3.3.4-6: only the server sends Subscription Identifiers.

@@ -6,12 +6,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
 
 use super::config::{ListenerConfig, ListenerProtocol};
 use super::error::BrokerError;
+use super::rate_limit::TokenBucket;
+use super::stats::Counters;
 use super::{Shared, connection};
 #[cfg(any(feature = "tls", feature = "websocket"))]
 use crate::transport::Stream;
@@ -86,13 +88,27 @@ fn transport(config: &ListenerConfig) -> Result<Transport, BrokerError> {
     }
 }
 
-/// Accepts connections until the broker stops.
+/// Accepts connections until the broker stops, at most `limits.max_connection_rate` a
+/// second (further ones wait in the listen backlog).
 pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
+    let mut rate =
+        shared.config.limits.max_connection_rate.map(|rate| TokenBucket::new(rate, Instant::now()));
     loop {
+        if let Some(pause) = rate.as_mut().and_then(|rate| rate.wait(Instant::now())) {
+            Counters::add(&shared.counters.throttled, 1);
+            tracing::debug!(?pause, "over limits.max_connection_rate: accepting paused");
+            tokio::select! {
+                () = shared.stop.wait() => break,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
         tokio::select! {
             () = shared.stop.wait() => break,
             accepted = listener.tcp.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    if let Some(rate) = &mut rate {
+                        rate.take(1, Instant::now());
+                    }
                     let _ = stream.set_nodelay(true);
                     shared.connection_started();
                     // The connection (or its failed handshake) calls `connection_finished`.

@@ -28,6 +28,7 @@ mod frame;
 mod lazy_read;
 mod listener;
 mod outbox;
+mod rate_limit;
 mod retained;
 mod router;
 mod session;

@@ -31,6 +31,10 @@ pub struct BrokerStats {
     pub dropped: u64,
     /// Messages discarded because their Message Expiry Interval passed while queued.
     pub expired: u64,
+    /// Pauses imposed by the rate limits: a connection not read from because it was over
+    /// `max_publish_rate` or `max_publish_bytes_rate`, a listener not accepting because it
+    /// was over `max_connection_rate`.
+    pub throttled: u64,
 }
 
 /// The atomic counters behind [`BrokerStats`].
@@ -48,6 +52,7 @@ pub(crate) struct Counters {
     pub(crate) queued: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) expired: AtomicU64,
+    pub(crate) throttled: AtomicU64,
 }
 
 impl Counters {
@@ -74,6 +79,7 @@ impl Counters {
             queued: get(&self.queued),
             dropped: get(&self.dropped),
             expired: get(&self.expired),
+            throttled: get(&self.throttled),
         }
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! Differences from Mosquitto: `messages/received` and `messages/sent` count PUBLISH
 //! packets (Mosquitto counts every packet; `publish/messages/*` carry the same values);
-//! `messages/expired` (messages whose Message Expiry Interval passed in a queue) is ours;
+//! `messages/expired` (messages whose Message Expiry Interval passed in a queue) and
+//! `throttled` (pauses imposed by the rate limits) are ours;
 //! `retained messages/count` leaves out the `$SYS` messages themselves; bridge states are
 //! `$SYS/broker/connection/{bridge name}/state` (`1` connected, `0` not).
 
@@ -116,6 +117,7 @@ fn broker_values(stats: &BrokerStats, sessions: u64, uptime: Duration, out: &mut
     put("messages/sent", stats.messages_out.to_string());
     put("messages/stored", stats.queued.to_string());
     put("messages/expired", stats.expired.to_string());
+    put("throttled", stats.throttled.to_string());
     put("publish/messages/received", stats.messages_in.to_string());
     put("publish/messages/sent", stats.messages_out.to_string());
     put("publish/messages/dropped", stats.dropped.to_string());
