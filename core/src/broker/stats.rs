@@ -31,6 +31,10 @@ pub struct BrokerStats {
     pub dropped: u64,
     /// Messages discarded because their Message Expiry Interval passed while queued.
     pub expired: u64,
+    /// PUBLISH packets and wills refused because their client may not write the topic.
+    pub publish_denied: u64,
+    /// SUBSCRIBE topic filters refused because their client may not read what they match.
+    pub subscribe_denied: u64,
 }
 
 /// The atomic counters behind [`BrokerStats`].
@@ -48,6 +52,8 @@ pub(crate) struct Counters {
     pub(crate) queued: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) expired: AtomicU64,
+    pub(crate) publish_denied: AtomicU64,
+    pub(crate) subscribe_denied: AtomicU64,
 }
 
 impl Counters {
@@ -74,6 +80,8 @@ impl Counters {
             queued: get(&self.queued),
             dropped: get(&self.dropped),
             expired: get(&self.expired),
+            publish_denied: get(&self.publish_denied),
+            subscribe_denied: get(&self.subscribe_denied),
         }
     }
 }
