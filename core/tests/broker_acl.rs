@@ -15,10 +15,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use mqttkit::broker::{
     Access, AclAccess, AclConfig, AclRuleConfig, AuthConfig, Authorizer, Broker, BrokerConfig, BrokerHandle,
-    ClientIdentity, PasswordFile, UserConfig,
+    ClientIdentity, Durability, PasswordFile, StorageConfig, UserConfig,
 };
 use mqttkit::protocol::{
-    Connect, ProtocolVersion, Publish, QoS, ReasonCode, Subscribe, Subscription, SubscriptionOptions, Will,
+    Connect, ConnectProperties, ProtocolVersion, Publish, QoS, ReasonCode, Subscribe, Subscription,
+    SubscriptionOptions, Will,
 };
 use support::{TestClient, start_broker_with, wait_until};
 use tokio::io::AsyncReadExt;
@@ -310,6 +311,44 @@ async fn patterns_substitute_the_user_name_and_client_id_and_refuse_unsafe_names
         nested.publish_simple("devices/x/y/state", "x", QoS::AtLeastOnce).await,
         ReasonCode::NotAuthorized
     );
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stored_session_keeps_its_user_for_authorization_after_a_restart() {
+    let dir = TempDir::new("restart");
+    let mut config = acl_config(vec![
+        rule(Some("admin"), AclAccess::ReadWrite, "#"),
+        rule(Some("guest"), AclAccess::Read, "public/#"),
+    ]);
+    config.storage = StorageConfig {
+        durability: Durability::Sync,
+        data_dir: Some(dir.0.clone()),
+        commit_interval_ms: None,
+    };
+    let persistent = || Connect {
+        clean_start: false,
+        properties: ConnectProperties { session_expiry_interval: Some(3600), ..Default::default() },
+        ..login("guest-1", Some("guest"), None, ProtocolVersion::V5)
+    };
+    let broker = start_broker_with(config.clone()).await;
+    let (mut guest, _) = TestClient::connect_with(broker.local_addr(), persistent()).await;
+    guest.subscribe("#", QoS::AtLeastOnce).await;
+    guest.disconnect().await;
+    wait_until("the guest's session is offline", || broker.stats().connections == 0).await;
+    broker.shutdown().await;
+    // Restored from storage with its user: messages queued while it is offline are checked.
+    let broker = start_broker_with(config).await;
+    let mut admin = connect_as(&broker, "admin", "admin", ProtocolVersion::V5).await;
+    assert_eq!(
+        admin.publish_simple("secret/x", "s", QoS::AtLeastOnce).await,
+        ReasonCode::NoMatchingSubscribers
+    );
+    assert_eq!(admin.publish_simple("public/x", "p", QoS::AtLeastOnce).await, ReasonCode::Success);
+    let (mut guest, connack) = TestClient::connect_with(broker.local_addr(), persistent()).await;
+    assert!(connack.session_present);
+    assert_eq!(&*guest.recv_and_ack().await.topic, "public/x");
+    guest.expect_nothing().await;
     broker.shutdown().await;
 }
 
