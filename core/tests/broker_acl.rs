@@ -352,6 +352,28 @@ async fn a_stored_session_keeps_its_user_for_authorization_after_a_restart() {
     broker.shutdown().await;
 }
 
+#[tokio::test]
+async fn another_user_does_not_resume_a_session_under_an_acl() {
+    let broker = start_broker_with(acl_config(vec![rule(None, AclAccess::ReadWrite, "#")])).await;
+    let persistent = |user: &str| Connect {
+        clean_start: false,
+        properties: ConnectProperties { session_expiry_interval: Some(3600), ..Default::default() },
+        ..login("shared-id", Some(user), None, ProtocolVersion::V5)
+    };
+    let (mut alice, _) = TestClient::connect_with(broker.local_addr(), persistent("alice")).await;
+    alice.subscribe("inbox/#", QoS::AtLeastOnce).await;
+    alice.disconnect().await;
+    wait_until("alice is offline", || broker.stats().connections == 0).await;
+    let mut other = connect_as(&broker, "other", "alice", ProtocolVersion::V5).await;
+    assert_eq!(other.publish_simple("inbox/1", "for alice", QoS::AtLeastOnce).await, ReasonCode::Success);
+    let (mut mallory, connack) = TestClient::connect_with(broker.local_addr(), persistent("mallory")).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    assert!(!connack.session_present, "mallory resumed alice's session");
+    mallory.expect_nothing().await;
+    assert_eq!(broker.stats().subscriptions, 0);
+    broker.shutdown().await;
+}
+
 /// Allows reading and writing only topics under the client identifier.
 struct OwnSubtree;
 

@@ -165,6 +165,51 @@ async fn acl_check_prints_the_decision_and_the_rule_and_list_prints_every_rule()
     assert!(stderr.contains("acl.conf:2:") && stderr.contains("\"everything\""), "{stderr}");
 }
 
+#[tokio::test]
+async fn acl_add_and_remove_edit_an_acl_file_keeping_other_lines() {
+    let dir = TempDir::new("acl-edit");
+    let file = dir.0.join("acl.conf");
+    let f = path_str(&file);
+    let run = |args: &'static [&'static str]| {
+        let mut all = vec!["acl"];
+        all.extend_from_slice(&args[..1]);
+        all.extend_from_slice(&["--file", f]);
+        all.extend_from_slice(&args[1..]);
+        async move { mqttkit(&all, None).await }
+    };
+    for args in [
+        &["add", "read", "public/#"][..],
+        &["add", "--user", "alice", "readwrite", "home/alice/#"],
+        &["add", "--pattern", "write", "devices/%c/state"],
+        &["add", "--user", "bob", "read", "sensors/#"],
+        &["add", "--user", "alice", "deny", "home/alice/safe"],
+        &["add", "write", "public/chat"],
+    ] {
+        let output = run(args).await;
+        assert!(output.status.success(), "{args:?}: {}", text(&output.stderr));
+    }
+    let expected = "topic read public/#\ntopic write public/chat\n\nuser alice\ntopic readwrite home/alice/#\n\
+                    topic deny home/alice/safe\npattern write devices/%c/state\n\nuser bob\ntopic read sensors/#\n";
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), expected);
+    let twice = run(&["add", "--user", "bob", "read", "sensors/#"]).await;
+    assert!(
+        text(&twice.stderr).contains("acl.conf:10: this rule is already there"),
+        "{}",
+        text(&twice.stderr)
+    );
+    let bad = run(&["add", "--user", "bob", "read", "a/#/b"]).await;
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("a/#/b"), "{}", text(&bad.stderr));
+
+    assert!(run(&["remove", "--user", "alice", "deny", "home/alice/safe"]).await.status.success());
+    assert!(run(&["remove", "--pattern", "write", "devices/%c/state"]).await.status.success());
+    let missing = run(&["remove", "--user", "bob", "write", "sensors/#"]).await;
+    assert!(text(&missing.stderr).contains("no such rule"), "{}", text(&missing.stderr));
+    let expected = "topic read public/#\ntopic write public/chat\n\nuser alice\ntopic readwrite home/alice/#\n\n\
+                    user bob\ntopic read sensors/#\n";
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), expected);
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn the_broker_command_serves_a_password_file_and_an_acl_file_relative_to_its_config() {

@@ -45,7 +45,9 @@ pub struct ClientIdentity<'a> {
 /// Denials are counted and logged by the broker (see [`super::BrokerStats`]): a denied
 /// PUBLISH is answered with 0x87 Not authorized (MQTT 5) or acknowledged and dropped (3.1.1),
 /// a denied SUBSCRIBE filter with 0x87 / 0x80, a denied delivery is skipped for that
-/// subscriber, a denied will is not published. The broker's bridges are not subject to it.
+/// subscriber (a message of a shared subscription goes to one member, checked like any
+/// delivery), a denied will is not published. The broker's bridges are not subject to it; a
+/// persistent session is resumed only by the user it belongs to.
 pub trait Authorizer: Send + Sync + 'static {
     /// Whether `client` may publish to (`Write`) or receive a message on (`Read`) the topic
     /// name `topic`.

@@ -570,11 +570,16 @@ impl<S: Stream> Connection<S> {
         }
         let version = self.version;
         let mut ended = None;
+        let owner = Owner::Client(self.username.clone());
         let (session, present) = {
             let mut sessions = self.shared.sessions();
             let current = sessions.get(&client_id).cloned();
+            // Under an ACL, a session is only resumed by its own user: another one would get
+            // messages queued for the first and keep its subscriptions.
+            let resumable =
+                |session: &Session| self.shared.authorizer.is_none() || session.lock().owner == owner;
             match current {
-                Some(session) if !clean_start => {
+                Some(session) if !clean_start && resumable(&session) => {
                     // Resumed before the Will Delay Interval passed: no will (MQTT-3.1.3-9).
                     if session.lock().pending_will.take().is_some() {
                         self.shared.storage.submit(Op::DeleteWill(client_id.clone()));
@@ -606,7 +611,7 @@ impl<S: Stream> Connection<S> {
         {
             let mut state = session.lock();
             state.connection = Some(self.id);
-            state.owner = Owner::Client(self.username.clone());
+            state.owner = owner;
             state.taken_over = false;
             state.generation += 1;
             state.expiry_interval = expiry;

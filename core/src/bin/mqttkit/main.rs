@@ -13,7 +13,8 @@
 //! `mqttkit passwd [-c] [-D] [--password P | --stdin] FILE USERNAME` edits a password file
 //! (like `mosquitto_passwd`, with argon2id); `mqttkit acl check --config FILE [--user U]
 //! [--client-id C] --topic T --access read|write|subscribe` tells what the configured ACL
-//! decides and why, `mqttkit acl list --config FILE` lists its rules.
+//! decides and why, `mqttkit acl list --config FILE` lists its rules, `mqttkit acl add|remove
+//! --file FILE [--user U | --pattern] ACCESS TOPIC` edits an ACL file.
 
 mod acl;
 mod bench;
@@ -49,7 +50,7 @@ enum Command {
     Sub(subscribe::SubArgs),
     /// Add, update or delete a user of a password file (argon2id; like mosquitto_passwd).
     Passwd(passwd::PasswdArgs),
-    /// Check or list the ACL of a broker configuration.
+    /// Check or list the ACL of a broker configuration; add or remove rules of an ACL file.
     Acl(acl::AclArgs),
 }
 
