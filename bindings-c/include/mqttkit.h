@@ -262,6 +262,12 @@ typedef struct {
   // Pauses imposed by the rate limits (`limits.max_publish_rate`,
   // `max_publish_bytes_rate`, `max_connection_rate`).
   uint64_t throttled;
+  // PUBLISH packets and wills refused because their client may not write the topic
+  // (ACL).
+  uint64_t publish_denied;
+  // SUBSCRIBE topic filters refused because their client may not read what they match
+  // (ACL).
+  uint64_t subscribe_denied;
 } mqttkit_broker_stats_t;
 
 // Connected: a CONNACK Success arrived. `assigned_client_id` is the identifier the server

@@ -64,6 +64,12 @@ pub struct mqttkit_broker_stats_t {
     /// Pauses imposed by the rate limits (`limits.max_publish_rate`,
     /// `max_publish_bytes_rate`, `max_connection_rate`).
     pub throttled: u64,
+    /// PUBLISH packets and wills refused because their client may not write the topic
+    /// (ACL).
+    pub publish_denied: u64,
+    /// SUBSCRIBE topic filters refused because their client may not read what they match
+    /// (ACL).
+    pub subscribe_denied: u64,
 }
 
 /// The failure of every broker function in a build without the broker.
@@ -275,6 +281,8 @@ pub unsafe extern "C" fn mqttkit_broker_stats(
                 dropped: s.dropped,
                 expired: s.expired,
                 throttled: s.throttled,
+                publish_denied: s.publish_denied,
+                subscribe_denied: s.subscribe_denied,
             });
             Ok(())
         }

@@ -86,6 +86,8 @@ impl NativeBroker {
         dict.set_item("dropped", stats.dropped)?;
         dict.set_item("expired", stats.expired)?;
         dict.set_item("throttled", stats.throttled)?;
+        dict.set_item("publish_denied", stats.publish_denied)?;
+        dict.set_item("subscribe_denied", stats.subscribe_denied)?;
         Ok(dict)
     }
 

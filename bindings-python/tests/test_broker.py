@@ -88,6 +88,24 @@ async def test_rate_limits_slow_a_publisher_down_and_are_counted() -> None:
         await mqttkit.Broker(port=0, limits={"max_publish_rate": 0}).start()
 
 
+async def test_acl_refusals_are_errors_with_reason_codes_and_are_counted() -> None:
+    config = '[[acl.rules]]\naccess = "readwrite"\ntopic = "public/#"\n'
+    async with mqttkit.Broker(port=0, config=config) as broker:
+        async with mqttkit.Client(broker.url, client_id=unique()) as client:
+            await client.subscribe("public/#", qos=1)
+            with pytest.raises(mqttkit.SubscribeFailedError) as refused_subscribe:
+                await client.subscribe("secret/#", qos=1)
+            assert refused_subscribe.value.reason_code == 0x87
+            with pytest.raises(mqttkit.PublishFailedError) as refused_publish:
+                await client.publish("secret/x", b"no", qos=1)
+            assert refused_publish.value.reason_code == 0x87
+            messages = client.messages()
+            await client.publish("public/x", b"yes", qos=1)
+            assert (await messages.next(EVENT_TIMEOUT)).payload == b"yes"
+            stats = broker.stats()
+            assert stats["publish_denied"] == 1 and stats["subscribe_denied"] == 1
+
+
 async def test_invalid_configuration_and_busy_port() -> None:
     with pytest.raises(mqttkit.InvalidConfigurationError):
         await mqttkit.Broker(port=0, limits={"no_such_limit": 1}).start()

@@ -239,6 +239,7 @@ async fn a_bridge_logs_in_with_username_and_password() {
     let auth = mqttkit::broker::AuthConfig {
         allow_anonymous: false,
         users: vec![mqttkit::broker::UserConfig { username: "edge".into(), password: "s3cret".into() }],
+        ..Default::default()
     };
     let config = BrokerConfig { auth, ..Default::default() };
     let remote = Broker::builder().config(config).bind("127.0.0.1:0".parse().unwrap()).start().await.unwrap();

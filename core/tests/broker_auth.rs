@@ -16,6 +16,7 @@ fn users_only() -> BrokerConfig {
         auth: AuthConfig {
             allow_anonymous: false,
             users: vec![UserConfig { username: "alice".into(), password: "wonder".into() }],
+            ..Default::default()
         },
         ..Default::default()
     }

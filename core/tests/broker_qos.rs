@@ -5,11 +5,12 @@
 mod support;
 
 use bytes::Bytes;
+use mqttkit::broker::{BrokerConfig, SysConfig};
 use mqttkit::protocol::{
     Packet, PubRec, PubRel, Publish, QoS, ReasonCode, RetainHandling, Subscribe, Subscription,
     SubscriptionOptions,
 };
-use support::{TestClient, start_broker};
+use support::{TestClient, start_broker, start_broker_with};
 
 #[tokio::test]
 async fn qos0_between_v5_and_v311_clients() {
@@ -188,7 +189,9 @@ async fn mqtt_3_3_1_12_retain_as_published() {
 /// to `$SYS`.
 #[tokio::test]
 async fn mqtt_4_7_2_1_dollar_topics() {
-    let broker = start_broker().await;
+    // Without the broker's own $SYS messages, which could arrive at any time.
+    let config = BrokerConfig { sys: SysConfig { interval_secs: 0 }, ..Default::default() };
+    let broker = start_broker_with(config).await;
     let addr = broker.local_addr();
     let mut all = TestClient::connect(addr, "all").await;
     all.subscribe("#", QoS::AtMostOnce).await;

@@ -14,6 +14,7 @@ async fn broker_with_alice() -> BrokerHandle {
         auth: AuthConfig {
             allow_anonymous: false,
             users: vec![UserConfig { username: "alice".into(), password: "wonder".into() }],
+            ..Default::default()
         },
         ..Default::default()
     };

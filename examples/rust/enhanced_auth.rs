@@ -14,6 +14,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         auth: AuthConfig {
             allow_anonymous: false,
             users: vec![UserConfig { username: "alice".into(), password: "wonderland".into() }],
+            ..Default::default()
         },
         ..Default::default()
     };

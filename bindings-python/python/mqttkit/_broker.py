@@ -109,7 +109,8 @@ class Broker:
 
     def stats(self) -> Dict[str, int]:
         """Counters: connections, connections_total, messages_in, messages_out, bytes_in,
-        bytes_out, subscriptions, retained, queued, dropped, expired, throttled."""
+        bytes_out, subscriptions, retained, queued, dropped, expired, throttled,
+        publish_denied, subscribe_denied."""
         return dict(self._running().stats())
 
     async def close(self) -> None:

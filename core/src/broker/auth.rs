@@ -1,18 +1,23 @@
 //! Authentication: the [`Authenticator`] trait the broker consults at CONNECT (user name and
 //! password) and for enhanced authentication (the AUTH exchange, re-authentication
-//! included), the in-config user list [`ConfigAuthenticator`], and the built-in
+//! included), the configured users [`ConfigAuthenticator`] (in-config list and password
+//! file), and the built-in
 //! SCRAM-SHA-256 method (RFC 5802 / RFC 7677): [`ScramServer`] here, [`ScramClient`] in
 //! [`crate::scram`].
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
+use tokio::sync::Semaphore;
 
 use super::config::AuthConfig;
+use super::error::BrokerError;
+use super::password_file::{self, PasswordFile};
 use crate::protocol::ReasonCode;
 
 /// A boxed future returned by authenticators, so that they can do I/O.
@@ -82,12 +87,20 @@ use crate::scram::{attributes, constant_time_eq, hmac, nonce, salted_password, s
 /// Iterations of PBKDF2 for SCRAM (RFC 7677's minimum).
 const SCRAM_ITERATIONS: u32 = 4096;
 
-/// The in-config user list: plain user name / password pairs, plus `allow_anonymous`, with
-/// SCRAM-SHA-256 available for every user.
+/// The configured users: the in-config user list (plain user name / password pairs, with
+/// SCRAM-SHA-256 available for every one of them), the users of the password file (argon2id
+/// hashes, user name and password only), and `allow_anonymous`.
+///
+/// A password-file verification runs on Tokio's blocking threads, at most as many at once
+/// as there are CPUs (argon2id is slow and memory-hard by design: it must neither stall the
+/// connections' tasks nor let a burst of CONNECTs exhaust memory); an unknown user costs the
+/// same time as a wrong password. Nothing is cached.
 #[derive(Clone)]
 pub struct ConfigAuthenticator {
     allow_anonymous: bool,
     users: HashMap<String, String>,
+    hashed: Arc<HashMap<String, String>>,
+    verifications: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for ConfigAuthenticator {
@@ -95,40 +108,96 @@ impl std::fmt::Debug for ConfigAuthenticator {
         f.debug_struct("ConfigAuthenticator")
             .field("allow_anonymous", &self.allow_anonymous)
             .field("users", &self.users.len())
+            .field("password_file_users", &self.hashed.len())
             .finish()
     }
 }
 
 impl ConfigAuthenticator {
-    /// The authenticator described by `config`.
+    /// The authenticator of `config`'s in-config users (its `password_file` is not read: see
+    /// [`ConfigAuthenticator::load`]).
     pub fn new(config: &AuthConfig) -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         ConfigAuthenticator {
             allow_anonymous: config.allow_anonymous,
             users: config.users.iter().map(|u| (u.username.clone(), u.password.clone())).collect(),
+            hashed: Arc::new(HashMap::new()),
+            verifications: Arc::new(Semaphore::new(cpus)),
         }
+    }
+
+    /// The authenticator `config` describes, its password file read now.
+    ///
+    /// # Errors
+    /// The password file cannot be read or has a bad line ([`PasswordFile::read`]), or one
+    /// of its users is also in the in-config list.
+    pub fn load(config: &AuthConfig) -> Result<Self, BrokerError> {
+        let mut authenticator = Self::new(config);
+        if let Some(path) = &config.password_file {
+            let file = PasswordFile::read(path)?;
+            authenticator = authenticator.with_password_file(&file).map_err(|reason| {
+                BrokerError::Config { origin: path.display().to_string(), line: 1, column: 1, reason }
+            })?;
+            tracing::info!(path = %path.display(), users = authenticator.hashed.len(), "password file loaded");
+        }
+        Ok(authenticator)
+    }
+
+    /// Adds the users of a password file.
+    ///
+    /// # Errors
+    /// A user of the file is also in the in-config list (which one should win is unclear).
+    pub fn with_password_file(mut self, file: &PasswordFile) -> Result<Self, String> {
+        let mut hashed = HashMap::new();
+        for name in file.users() {
+            if self.users.contains_key(name) {
+                return Err(format!("user {name:?} is both in [[auth.users]] and in the password file"));
+            }
+            hashed.insert(name.to_owned(), file.hash_of(name).unwrap_or_default().to_owned());
+        }
+        self.hashed = Arc::new(hashed);
+        Ok(self)
+    }
+
+    /// Verifies a password against a password-file hash (or, with no hash, spends the same
+    /// time and fails) on a blocking thread, within the concurrency limit.
+    async fn verify(&self, hash: Option<String>, password: &[u8]) -> bool {
+        let Ok(_permit) = self.verifications.clone().acquire_owned().await else { return false };
+        let password = password.to_vec();
+        let verified = tokio::task::spawn_blocking(move || match hash {
+            Some(hash) => password_file::verify_password(&hash, &password),
+            None => password_file::verify_unknown_user(&password),
+        });
+        verified.await.unwrap_or(false)
     }
 }
 
 impl Authenticator for ConfigAuthenticator {
     fn check<'a>(&'a self, credentials: Credentials<'a>) -> AuthFuture<'a, AuthDecision> {
-        let decision = match credentials.username {
-            None if credentials.password.is_none() => {
-                if self.allow_anonymous {
-                    AuthDecision::Allow
-                } else {
-                    AuthDecision::Deny(ReasonCode::NotAuthorized)
-                }
+        Box::pin(async move {
+            let bad = AuthDecision::Deny(ReasonCode::BadUserNameOrPassword);
+            let (name, password) = match (credentials.username, credentials.password) {
+                (None, None) if self.allow_anonymous => return AuthDecision::Allow,
+                (None, None) => return AuthDecision::Deny(ReasonCode::NotAuthorized),
+                (None, Some(_)) => return bad,
+                (Some(name), password) => (name, password),
+            };
+            if let Some(expected) = self.users.get(name) {
+                return match password {
+                    Some(given) if constant_time_eq(expected.as_bytes(), given) => AuthDecision::Allow,
+                    _ => bad,
+                };
             }
-            None => AuthDecision::Deny(ReasonCode::BadUserNameOrPassword),
-            Some(name) => match (self.users.get(name), credentials.password) {
-                (Some(expected), Some(given)) if constant_time_eq(expected.as_bytes(), given) => {
+            if self.users.is_empty() && self.hashed.is_empty() {
+                return if self.allow_anonymous { AuthDecision::Allow } else { bad };
+            }
+            match (self.hashed.is_empty(), password) {
+                (false, Some(password)) if self.verify(self.hashed.get(name).cloned(), password).await => {
                     AuthDecision::Allow
                 }
-                (None, _) if self.users.is_empty() && self.allow_anonymous => AuthDecision::Allow,
-                _ => AuthDecision::Deny(ReasonCode::BadUserNameOrPassword),
-            },
-        };
-        Box::pin(async move { decision })
+                _ => bad,
+            }
+        })
     }
 
     fn start(&self, method: &str) -> Option<Box<dyn AuthExchange>> {

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::bridge::{self, BridgeConfig};
+use super::acl::{self, AclAccess, AclDefault};
+use super::bridge::{self, BridgeConfig, Invalid, Step};
 use super::error::BrokerError;
 use super::sys_topics::SysConfig;
 use crate::protocol::QoS;
@@ -26,6 +27,8 @@ pub struct BrokerConfig {
     pub features: Features,
     /// Authentication.
     pub auth: AuthConfig,
+    /// Authorization (`[acl]`).
+    pub acl: AclConfig,
     /// Storage and durability.
     pub storage: StorageConfig,
     /// The `$SYS` topics (`[sys]`).
@@ -42,6 +45,7 @@ impl Default for BrokerConfig {
             limits: Limits::default(),
             features: Features::default(),
             auth: AuthConfig::default(),
+            acl: AclConfig::default(),
             storage: StorageConfig::default(),
             sys: SysConfig::default(),
             bridges: Vec::new(),
@@ -67,7 +71,8 @@ impl BrokerConfig {
                 reason: error.message().trim().to_owned(),
             }
         })?;
-        if let Err(invalid) = bridge::validate(&config.bridges) {
+        if let Err(invalid) = bridge::validate(&config.bridges).and_then(|()| validate_acl_rules(&config.acl))
+        {
             let (line, column) = line_and_column(text, invalid.offset_in(text).unwrap_or(0));
             return Err(BrokerError::Config {
                 origin: origin.to_owned(),
@@ -85,7 +90,8 @@ impl BrokerConfig {
         Ok(config)
     }
 
-    /// Reads and parses a TOML configuration file.
+    /// Reads and parses a TOML configuration file. Relative `auth.password_file` and
+    /// `acl.file` paths are taken relative to the file's directory.
     ///
     /// # Errors
     /// [`BrokerError::Io`] if the file cannot be read, [`BrokerError::Config`] if it is
@@ -93,7 +99,14 @@ impl BrokerConfig {
     pub fn from_toml_file(path: &Path) -> Result<Self, BrokerError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| BrokerError::Io { context: format!("reading {}", path.display()), source })?;
-        Self::from_toml_str(&text, &path.display().to_string())
+        let mut config = Self::from_toml_str(&text, &path.display().to_string())?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        for file in [&mut config.auth.password_file, &mut config.acl.file].into_iter().flatten() {
+            if file.is_relative() {
+                *file = dir.join(&*file);
+            }
+        }
+        Ok(config)
     }
 
     /// Checks values that the type system cannot: returns the reason for the first bad one.
@@ -141,6 +154,7 @@ impl BrokerConfig {
             return Err("storage.data_dir is required unless storage.durability = \"memory\"".into());
         }
         bridge::validate(&self.bridges).map_err(|invalid| invalid.reason)?;
+        validate_acl_rules(&self.acl).map_err(|invalid| invalid.reason)?;
         Ok(())
     }
 
@@ -148,6 +162,13 @@ impl BrokerConfig {
     pub fn maximum_qos(&self) -> QoS {
         QoS::from_u8(self.features.maximum_qos.min(2)).unwrap_or(QoS::ExactlyOnce)
     }
+}
+
+fn validate_acl_rules(config: &AclConfig) -> Result<(), Invalid> {
+    acl::validate_inline(&config.rules).map_err(|(index, reason)| Invalid {
+        path: vec![Step::Key("acl"), Step::Key("rules"), Step::Index(index), Step::Key("topic")],
+        reason,
+    })
 }
 
 fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
@@ -366,12 +387,61 @@ pub struct AuthConfig {
     /// Users allowed to connect (`[[auth.users]]` tables). They can authenticate with
     /// user name and password or with the SCRAM-SHA-256 enhanced authentication method.
     pub users: Vec<UserConfig>,
+    /// A password file of argon2id hashes written by `mqttkit passwd` (see
+    /// [`super::PasswordFile`]), read at start; its users authenticate with user name and
+    /// password (not SCRAM), alongside the `users` above (a user may not be in both).
+    pub password_file: Option<PathBuf>,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { allow_anonymous: true, users: Vec::new() }
+        AuthConfig { allow_anonymous: true, users: Vec::new(), password_file: None }
     }
+}
+
+/// Authorization: which topics each client may publish to and receive from.
+///
+/// ```toml
+/// [acl]
+/// file = "acl.conf"        # Mosquitto acl_file syntax (user / topic / pattern lines)
+/// default = "deny"         # what no rule decides: "deny" (the default once a rule or a
+///                          # file is configured) or "allow" (the default without any)
+/// [[acl.rules]]
+/// user = "alice"           # optional: only this user (otherwise every client)
+/// client_id = "alice-phone" # optional: only this client identifier
+/// access = "readwrite"     # "read", "write", "readwrite" or "deny"
+/// topic = "home/%u/#"      # %u and %c are substituted by the user name and client id
+/// ```
+///
+/// The rules are evaluated as [`super::Acl`] documents.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AclConfig {
+    /// An ACL file in Mosquitto's `acl_file` syntax, read at start.
+    pub file: Option<PathBuf>,
+    /// Inline rules (`[[acl.rules]]` tables), after the file's.
+    pub rules: Vec<AclRuleConfig>,
+    /// What is decided when no rule does; unset: `deny` if a file or a rule is configured,
+    /// otherwise `allow` (and then nothing is checked).
+    pub default: Option<AclDefault>,
+}
+
+/// One `[[acl.rules]]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AclRuleConfig {
+    /// Only for clients authenticated as this user (otherwise: every client, anonymous ones
+    /// included).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Only for the client with this identifier.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// What the rule grants, or `deny`.
+    pub access: AclAccess,
+    /// A topic filter; `%u` and `%c` in it are substituted by the client's user name and
+    /// client identifier.
+    pub topic: String,
 }
 
 /// One user of the in-config user list.
@@ -380,7 +450,7 @@ impl Default for AuthConfig {
 pub struct UserConfig {
     /// User name.
     pub username: String,
-    /// Password (plain text in the config file; password files come later).
+    /// Password (plain text in the config file; see `password_file` for hashed ones).
     pub password: String,
 }
 
@@ -466,6 +536,56 @@ password = "secret"
         let text = "[limits]\nmax_packet_size = \"big\"\n";
         let error = BrokerConfig::from_toml_str(text, "b.toml").unwrap_err().to_string();
         assert!(error.starts_with("b.toml:2:"), "{error}");
+    }
+
+    #[test]
+    fn parses_acl_and_password_file_settings() {
+        let text = r#"
+[auth]
+password_file = "passwd"
+
+[acl]
+file = "/etc/mqttkit/acl.conf"
+default = "allow"
+[[acl.rules]]
+user = "alice"
+access = "readwrite"
+topic = "home/%u/#"
+[[acl.rules]]
+client_id = "sensor-1"
+access = "write"
+topic = "sensors/1"
+"#;
+        let config = BrokerConfig::from_toml_str(text, "b.toml").unwrap();
+        assert_eq!(config.auth.password_file.as_deref(), Some(Path::new("passwd")));
+        assert_eq!(config.acl.file.as_deref(), Some(Path::new("/etc/mqttkit/acl.conf")));
+        assert_eq!(config.acl.default, Some(AclDefault::Allow));
+        assert_eq!(config.acl.rules[0].user.as_deref(), Some("alice"));
+        assert_eq!(config.acl.rules[1].access, AclAccess::Write);
+        assert_eq!(config.acl.rules[1].client_id.as_deref(), Some("sensor-1"));
+    }
+
+    #[test]
+    fn relative_auth_and_acl_paths_are_relative_to_the_config_file() {
+        let dir = std::env::temp_dir().join(format!("mqttkit-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("broker.toml");
+        std::fs::write(&path, "[auth]\npassword_file = \"passwd\"\n[acl]\nfile = \"/abs/acl\"\n").unwrap();
+        let config = BrokerConfig::from_toml_file(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(config.auth.password_file, Some(dir.join("passwd")));
+        assert_eq!(config.acl.file.as_deref(), Some(Path::new("/abs/acl")));
+    }
+
+    #[test]
+    fn bad_acl_rules_name_their_line() {
+        let text = "[acl]\n[[acl.rules]]\naccess = \"read\"\ntopic = \"a/#/b\"\n";
+        let error = BrokerConfig::from_toml_str(text, "b.toml").unwrap_err().to_string();
+        assert!(error.starts_with("b.toml:4:"), "{error}");
+        assert!(error.contains("[[acl.rules]] #1") && error.contains("a/#/b"), "{error}");
+        let text = "[acl]\n[[acl.rules]]\naccess = \"all\"\ntopic = \"a\"\n";
+        let error = BrokerConfig::from_toml_str(text, "b.toml").unwrap_err().to_string();
+        assert!(error.starts_with("b.toml:3:"), "{error}");
     }
 
     #[test]

@@ -12,10 +12,11 @@ use bytestring::ByteString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::auth::{AuthDecision, AuthExchange, AuthStep, Credentials};
+use super::authorizer::ClientIdentity;
 use super::frame;
 use super::lazy_read::read_lazily;
 use super::rate_limit::Throttle;
-use super::session::{Delivery, Inflight, Message, OutState, PendingWill, Session, SubscriptionEntry};
+use super::session::{Delivery, Inflight, Message, OutState, Owner, PendingWill, Session, SubscriptionEntry};
 use super::stats::Counters;
 use super::storage::{self, Op};
 use super::stored_will;
@@ -80,6 +81,7 @@ pub(crate) fn run<S: Stream>(
         version: ProtocolVersion::V5,
         session: None,
         client_id: Arc::from(""),
+        username: None,
         keep_alive: None,
         last_read: Instant::now(),
         window: 1,
@@ -114,6 +116,8 @@ struct Connection<S> {
     version: ProtocolVersion,
     session: Option<Arc<Session>>,
     client_id: Arc<str>,
+    /// The user the client authenticated as (for authorization).
+    username: Option<Arc<str>>,
     /// 1.5 times the keep-alive in force.
     keep_alive: Option<Duration>,
     last_read: Instant,
@@ -424,6 +428,8 @@ impl<S: Stream> Connection<S> {
                     }
                     AuthStep::Success(final_data) => {
                         auth_reply = Some((method.clone(), final_data));
+                        let username = exchange.username().or(connect.username.as_deref());
+                        self.username = username.map(Arc::from);
                         break;
                     }
                     AuthStep::Failure(reason) => return Err(self.refuse(peer, reason, None).await),
@@ -439,6 +445,7 @@ impl<S: Stream> Connection<S> {
             if let AuthDecision::Deny(reason) = self.shared.authenticator.check(credentials).await {
                 return Err(self.refuse(peer, reason, None).await);
             }
+            self.username = connect.username.as_deref().map(Arc::from);
         }
 
         // Session expiry (MQTT 5) / clean session (3.1.1).
@@ -582,11 +589,16 @@ impl<S: Stream> Connection<S> {
         }
         let version = self.version;
         let mut ended = None;
+        let owner = Owner::Client(self.username.clone());
         let (session, present) = {
             let mut sessions = self.shared.sessions();
             let current = sessions.get(&client_id).cloned();
+            // Under an ACL, a session is only resumed by its own user: another one would get
+            // messages queued for the first and keep its subscriptions.
+            let resumable =
+                |session: &Session| self.shared.authorizer.is_none() || session.lock().owner == owner;
             match current {
-                Some(session) if !clean_start => {
+                Some(session) if !clean_start && resumable(&session) => {
                     // Resumed before the Will Delay Interval passed: no will (MQTT-3.1.3-9).
                     if session.lock().pending_will.take().is_some() {
                         self.shared.storage.submit(Op::DeleteWill(client_id.clone()));
@@ -604,20 +616,21 @@ impl<S: Stream> Connection<S> {
         if let Some(old) = ended {
             // Clean Start ends the previous session; a will still pending goes out now. Its
             // stored records go before the new session writes its own.
-            let will = {
+            let (will, owner) = {
                 let mut state = old.lock();
                 state.discarded = true;
-                state.pending_will.take()
+                (state.pending_will.take(), state.owner.clone())
             };
             self.shared.storage.submit(Op::DeleteSession(client_id.clone()));
             if let Some(pending) = will {
-                self.shared.publish_will(&client_id, pending.will);
+                self.shared.publish_will(&client_id, owner.username(), pending.will);
             }
             self.shared.discard_session(&old);
         }
         {
             let mut state = session.lock();
             state.connection = Some(self.id);
+            state.owner = owner;
             state.taken_over = false;
             state.generation += 1;
             state.expiry_interval = expiry;
@@ -986,20 +999,11 @@ impl<S: Stream> Connection<S> {
         // Clients cannot publish to $SYS (reserved for the broker).
         if topic == "$SYS" || topic.starts_with("$SYS/") {
             tracing::debug!(client_id = &*self.client_id, %topic, "PUBLISH to $SYS refused");
-            let reason = if self.v5() { ReasonCode::NotAuthorized } else { ReasonCode::Success };
-            let properties = self.ack_properties("clients may not publish to $SYS topics");
-            match qos {
-                QoS::AtMostOnce => {}
-                QoS::AtLeastOnce => {
-                    self.send(Packet::PubAck(PubAck { packet_id, reason_code: reason, properties }))
-                }
-                QoS::ExactlyOnce => {
-                    self.send(Packet::PubRec(PubRec { packet_id, reason_code: reason, properties }));
-                    if reason == ReasonCode::Success {
-                        self.accept_qos2(packet_id);
-                    }
-                }
-            }
+            self.refuse_publish(qos, packet_id, "clients may not publish to $SYS topics");
+            return Ok(());
+        }
+        if !self.shared.may_publish(&self.client_id, self.username.as_deref(), &topic, "PUBLISH") {
+            self.refuse_publish(qos, packet_id, "not authorized to publish to this topic");
             return Ok(());
         }
         let message = Message::from_publish(
@@ -1055,6 +1059,27 @@ impl<S: Stream> Connection<S> {
             self.durable = self.shared.storage.ticket();
         }
         Ok(())
+    }
+
+    /// Answers a PUBLISH that is not routed: MQTT 5 QoS 1/2 with 0x87 Not authorized in
+    /// PUBACK / PUBREC (one of their reason codes, `MQTT-3.4.2-1`, `MQTT-3.5.2-1`); 3.1.1,
+    /// which has no way to say it, acknowledged according to the normal QoS rules
+    /// (`MQTT-3.3.5-2`, as Mosquitto does); QoS 0 dropped.
+    fn refuse_publish(&mut self, qos: QoS, packet_id: u16, reason_string: &str) {
+        let reason = if self.v5() { ReasonCode::NotAuthorized } else { ReasonCode::Success };
+        let properties = self.ack_properties(reason_string);
+        match qos {
+            QoS::AtMostOnce => {}
+            QoS::AtLeastOnce => {
+                self.send(Packet::PubAck(PubAck { packet_id, reason_code: reason, properties }))
+            }
+            QoS::ExactlyOnce => {
+                self.send(Packet::PubRec(PubRec { packet_id, reason_code: reason, properties }));
+                if reason == ReasonCode::Success {
+                    self.accept_qos2(packet_id);
+                }
+            }
+        }
     }
 
     /// Queues the QoS 0 deliveries routed so far.
@@ -1205,6 +1230,24 @@ impl<S: Stream> Connection<S> {
             if parsed.has_wildcards() && !features.wildcard_subscriptions {
                 reasons.push(ReasonCode::WildcardSubscriptionsNotSupported);
                 continue;
+            }
+            // Shared subscriptions are checked on their filter, without `$share/{group}/`.
+            if let Some(authorizer) = &self.shared.authorizer {
+                let client =
+                    ClientIdentity { client_id: &self.client_id, username: self.username.as_deref() };
+                if !authorizer.authorize_subscribe(&client, parsed.filter) {
+                    Counters::add(&self.shared.counters.subscribe_denied, 1);
+                    tracing::warn!(
+                        client_id = &*self.client_id,
+                        username = self.username.as_deref(),
+                        filter = &*subscription.filter,
+                        "SUBSCRIBE denied: not authorized to read"
+                    );
+                    // A reason code per filter (MQTT-3.8.4-6, MQTT-3.9.3-2): 0x87 Not
+                    // authorized in MQTT 5, 0x80 Failure in 3.1.1 (the encoder maps it).
+                    reasons.push(ReasonCode::NotAuthorized);
+                    continue;
+                }
             }
             let mut options = subscription.options;
             options.qos = options.qos.min(config.maximum_qos());
@@ -1415,7 +1458,7 @@ impl<S: Stream> Connection<S> {
             end
         };
         if let Some(will) = publish_now {
-            self.shared.publish_will(&session.client_id, will);
+            self.shared.publish_will(&session.client_id, self.username.as_deref(), will);
         }
         if end {
             self.shared.discard_session(&session);

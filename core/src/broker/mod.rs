@@ -19,7 +19,10 @@
 //! delayed wills and session expiry; another publishes the `$SYS` topics; each bridge is a
 //! client of its remote broker with an internal session here.
 
+mod acl;
+mod acl_file;
 mod auth;
+mod authorizer;
 mod bridge;
 mod config;
 mod connection;
@@ -28,6 +31,7 @@ mod frame;
 mod lazy_read;
 mod listener;
 mod outbox;
+mod password_file;
 mod rate_limit;
 mod retained;
 mod router;
@@ -49,16 +53,19 @@ use bytestring::ByteString;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+pub use acl::{Acl, AclAccess, AclDecision, AclDefault, AclReason, AclRule, AclScope};
 pub use auth::{
     AuthDecision, AuthExchange, AuthFuture, AuthStep, Authenticator, ConfigAuthenticator, Credentials,
     SCRAM_SHA_256, ScramClient, ScramServer,
 };
+pub use authorizer::{Access, Authorizer, ClientIdentity};
 pub use bridge::{BridgeConfig, BridgeDirection, BridgeProtocol, BridgeStats, BridgeTls, BridgeTopic};
 pub use config::{
-    AuthConfig, BrokerConfig, Durability, Features, Limits, ListenerConfig, ListenerProtocol, ListenerTls,
-    StorageConfig, UserConfig,
+    AclConfig, AclRuleConfig, AuthConfig, BrokerConfig, Durability, Features, Limits, ListenerConfig,
+    ListenerProtocol, ListenerTls, StorageConfig, UserConfig,
 };
 pub use error::BrokerError;
+pub use password_file::{PasswordFile, check_username, hash_password, verify_password};
 pub use stats::BrokerStats;
 pub use sys_topics::SysConfig;
 
@@ -66,7 +73,7 @@ use listener::Listener;
 pub(crate) use outbox::Outbox;
 use retained::Retained;
 use router::Router;
-use session::{Delivery, Enqueued, Inflight, Message, OutState, Session};
+use session::{Delivery, Enqueued, Inflight, Message, OutState, Owner, Session};
 use stats::Counters;
 use stop::Stop;
 use storage::{Op, Storage};
@@ -80,7 +87,12 @@ pub struct Broker;
 impl Broker {
     /// A builder with the default configuration (listen on `127.0.0.1:1883`).
     pub fn builder() -> BrokerBuilder {
-        BrokerBuilder { config: BrokerConfig::default(), authenticator: None, bind_override: None }
+        BrokerBuilder {
+            config: BrokerConfig::default(),
+            authenticator: None,
+            authorizer: None,
+            bind_override: None,
+        }
     }
 }
 
@@ -88,6 +100,7 @@ impl Broker {
 pub struct BrokerBuilder {
     config: BrokerConfig,
     authenticator: Option<Arc<dyn Authenticator>>,
+    authorizer: Option<Arc<dyn Authorizer>>,
     bind_override: Option<Vec<SocketAddr>>,
 }
 
@@ -129,17 +142,38 @@ impl BrokerBuilder {
         self
     }
 
-    /// Replaces the in-config user list with a custom authenticator.
+    /// Replaces the configured users (in-config list and password file) with a custom
+    /// authenticator.
     pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
         self.authenticator = Some(Arc::new(authenticator));
+        self
+    }
+
+    /// Adds the users of this password file (see [`PasswordFile`]; read at start) to the
+    /// configured ones.
+    pub fn password_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.config.auth.password_file = Some(path.into());
+        self
+    }
+
+    /// Sets the ACL (compiled at start into an [`Acl`]).
+    pub fn acl(mut self, acl: AclConfig) -> Self {
+        self.config.acl = acl;
+        self
+    }
+
+    /// Replaces the configured ACL with a custom authorizer.
+    pub fn authorizer(mut self, authorizer: impl Authorizer) -> Self {
+        self.authorizer = Some(Arc::new(authorizer));
         self
     }
 
     /// Binds the listeners and starts serving.
     ///
     /// # Errors
-    /// An invalid configuration, a listener that cannot bind, or a durability policy that
-    /// is not implemented yet.
+    /// An invalid configuration, a password file or ACL file that cannot be read or has a
+    /// bad line, a listener that cannot bind, or a durability policy that is not
+    /// implemented yet.
     pub async fn start(self) -> Result<BrokerHandle, BrokerError> {
         let mut config = self.config;
         if let Some(addrs) = self.bind_override {
@@ -157,8 +191,17 @@ impl BrokerBuilder {
             Durability::Memory => (Storage::memory(), storage::Restored::default()),
             _ => Storage::open(&config.storage)?,
         };
-        let authenticator =
-            self.authenticator.unwrap_or_else(|| Arc::new(ConfigAuthenticator::new(&config.auth)));
+        let authenticator = match self.authenticator {
+            Some(authenticator) => authenticator,
+            None => Arc::new(ConfigAuthenticator::load(&config.auth)?),
+        };
+        let authorizer = match self.authorizer {
+            Some(authorizer) => Some(authorizer),
+            None => Acl::from_config(&config.acl)?.map(|acl| {
+                tracing::info!(rules = acl.rules().len(), default = ?acl.default_decision(), "ACL loaded");
+                Arc::new(acl) as Arc<dyn Authorizer>
+            }),
+        };
         let mut listeners = Vec::new();
         let mut local_addrs = Vec::new();
         for listener in &config.listeners {
@@ -171,6 +214,7 @@ impl BrokerBuilder {
         let shared = Arc::new(Shared {
             config,
             authenticator,
+            authorizer,
             counters: Counters::default(),
             router: RwLock::new(Router::default()),
             sessions: Mutex::new(HashMap::new()),
@@ -287,6 +331,19 @@ struct Timer {
     client_id: Arc<str>,
 }
 
+/// What became of a delivery offered to a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Offer {
+    /// Queued; whether the session's queue is congested (QoS 1/2 beyond half its limit).
+    Queued { congested: bool },
+    /// The session has ended meanwhile.
+    Ignored,
+    /// Its client may not read the topic.
+    Denied,
+    /// The session's queue is full.
+    Refused,
+}
+
 /// Outcome of routing one message.
 #[derive(Debug, Default)]
 pub(crate) struct RouteOutcome {
@@ -304,6 +361,8 @@ pub(crate) struct RouteOutcome {
 pub(crate) struct Shared {
     pub(crate) config: BrokerConfig,
     pub(crate) authenticator: Arc<dyn Authenticator>,
+    /// `None`: everything is allowed, at no cost.
+    pub(crate) authorizer: Option<Arc<dyn Authorizer>>,
     pub(crate) counters: Counters,
     router: RwLock<Router>,
     sessions: Mutex<HashMap<Arc<str>, Arc<Session>>>,
@@ -379,13 +438,19 @@ impl Shared {
                 shared: target.shared,
                 store_id: 0,
             };
-            if let Some(congested) = self.enqueue(&target.session, delivery, &mut queued) {
-                outcome.delivered += 1;
-                if congested && target.session.is_online() {
-                    outcome.congested.push(target.session);
+            match self.enqueue(&target.session, delivery, &mut queued) {
+                Offer::Queued { congested } => {
+                    outcome.delivered += 1;
+                    if congested && target.session.is_online() {
+                        outcome.congested.push(target.session);
+                    }
                 }
-            } else if message.qos != QoS::AtMostOnce && target.qos != QoS::AtMostOnce {
-                outcome.refused += 1;
+                Offer::Ignored => outcome.delivered += 1,
+                Offer::Denied => {}
+                Offer::Refused if message.qos != QoS::AtMostOnce && target.qos != QoS::AtMostOnce => {
+                    outcome.refused += 1;
+                }
+                Offer::Refused => {}
             }
         }
         Counters::add(&self.counters.queued, queued);
@@ -425,6 +490,9 @@ impl Shared {
             let mut any = false;
             let mut state = session.lock();
             for delivery in group.deliveries {
+                if self.authorizer.is_some() && !self.may_receive(session, &state, &delivery.message.topic) {
+                    continue;
+                }
                 let outcome =
                     state.enqueue(delivery, &self.config.limits, &self.counters, &session.client_id);
                 if outcome == Enqueued::Queued {
@@ -441,19 +509,58 @@ impl Shared {
         Counters::add(&self.counters.queued, queued);
     }
 
-    /// Queues a delivery for a session and wakes its connection. `None` if refused;
-    /// otherwise whether the session's queue is congested (QoS 1/2 beyond half its limit).
-    pub(crate) fn deliver(&self, session: &Session, delivery: Delivery) -> Option<bool> {
+    /// Queues a delivery for a session (if its client may read the topic) and wakes its
+    /// connection.
+    pub(crate) fn deliver(&self, session: &Session, delivery: Delivery) {
         let mut queued = 0;
-        let congested = self.enqueue(session, delivery, &mut queued);
+        self.enqueue(session, delivery, &mut queued);
         Counters::add(&self.counters.queued, queued);
-        congested
+    }
+
+    /// Whether the session's client may receive a message on `topic` (the caller checked
+    /// that there is an authorizer).
+    fn may_receive(&self, session: &Session, state: &session::SessionState, topic: &str) -> bool {
+        let (Some(authorizer), Owner::Client(username)) = (&self.authorizer, &state.owner) else {
+            return true;
+        };
+        let client = ClientIdentity { client_id: &session.client_id, username: username.as_deref() };
+        if authorizer.authorize(&client, Access::Read, topic) {
+            return true;
+        }
+        tracing::debug!(
+            client_id = &*session.client_id,
+            username = username.as_deref(),
+            topic,
+            "not authorized to read: message not delivered to this subscriber"
+        );
+        false
+    }
+
+    /// Whether `client_id` (authenticated as `username`) may publish to `topic`; a denial is
+    /// counted and logged (`what`: what was to be published).
+    pub(crate) fn may_publish(
+        &self,
+        client_id: &str,
+        username: Option<&str>,
+        topic: &str,
+        what: &str,
+    ) -> bool {
+        let Some(authorizer) = &self.authorizer else { return true };
+        if authorizer.authorize(&ClientIdentity { client_id, username }, Access::Write, topic) {
+            return true;
+        }
+        Counters::add(&self.counters.publish_denied, 1);
+        tracing::warn!(client_id, username, topic, "{what} denied: not authorized to write");
+        false
     }
 
     /// [`Shared::deliver`], adding the delivery to `queued` instead of `counters.queued`
     /// (which the caller updates once for many).
-    fn enqueue(&self, session: &Session, mut delivery: Delivery, queued: &mut u64) -> Option<bool> {
+    fn enqueue(&self, session: &Session, mut delivery: Delivery, queued: &mut u64) -> Offer {
         let mut state = session.lock();
+        if self.authorizer.is_some() && !self.may_receive(session, &state, &delivery.message.topic) {
+            return Offer::Denied;
+        }
         let store = self.storage.is_persistent()
             && delivery.qos != QoS::AtMostOnce
             && state.expiry_interval > 0
@@ -475,10 +582,10 @@ impl Shared {
             Enqueued::Queued => {
                 *queued += 1;
                 session.notify.notify_one();
-                Some(congested)
+                Offer::Queued { congested }
             }
-            Enqueued::Ignored => Some(false),
-            Enqueued::Dropped => None,
+            Enqueued::Ignored => Offer::Ignored,
+            Enqueued::Dropped => Offer::Refused,
         }
     }
 
@@ -554,8 +661,12 @@ impl Shared {
         matching
     }
 
-    /// Publishes a will on behalf of `client_id`.
-    pub(crate) fn publish_will(&self, client_id: &Arc<str>, will: Will) {
+    /// Publishes a will on behalf of `client_id` (authenticated as `username`), if it may
+    /// publish to the will's topic.
+    pub(crate) fn publish_will(&self, client_id: &Arc<str>, username: Option<&str>, will: Will) {
+        if !self.may_publish(client_id, username, &will.topic, "will") {
+            return;
+        }
         tracing::debug!(client_id = &**client_id, topic = %will.topic, "publishing will");
         let message = Message::from_will(will, client_id.clone(), self.config.limits.max_message_expiry);
         self.route(Arc::new(message));
@@ -639,6 +750,7 @@ impl Shared {
             state.expiry_interval,
             state.connection.is_some(),
             &subscriptions,
+            state.owner.username(),
         );
         self.storage.submit(Op::PutSession(session.client_id.clone(), record));
     }
@@ -652,14 +764,18 @@ impl Shared {
                 Counters::add(&self.counters.retained, 1);
             }
         }
+        // The users of the sessions that expired while the broker was down, for their wills.
+        let mut ended: HashMap<Arc<str>, Option<Arc<str>>> = HashMap::new();
         for (client_id, record, deliveries, incoming_qos2) in restored.sessions {
             let Some(left) = storage::expired_while_down(&record) else {
-                self.storage.submit(Op::DeleteSession(client_id));
+                self.storage.submit(Op::DeleteSession(client_id.clone()));
+                ended.insert(client_id, record.username);
                 continue;
             };
             let session = Arc::new(Session::new(client_id.clone(), record.version));
             {
                 let mut state = session.lock();
+                state.owner = Owner::Client(record.username);
                 state.expiry_interval = record.expiry_interval;
                 state.generation = 1;
                 state.incoming_qos2 = incoming_qos2.into_iter().collect();
@@ -701,7 +817,8 @@ impl Shared {
                 }
                 None => {
                     self.storage.submit(Op::DeleteWill(client_id.clone()));
-                    self.publish_will(&client_id, will);
+                    let username = ended.get(&client_id).cloned().flatten();
+                    self.publish_will(&client_id, username.as_deref(), will);
                 }
             }
         }
@@ -722,7 +839,7 @@ impl Shared {
 
     fn fire(&self, timer: Timer) {
         let Some(session) = self.sessions().get(&timer.client_id).cloned() else { return };
-        let (will, expire) = {
+        let (will, expire, owner) = {
             let mut state = session.lock();
             if state.generation != timer.generation || state.connection.is_some() {
                 return;
@@ -734,13 +851,15 @@ impl Shared {
                     if will.is_some() {
                         self.storage.submit(Op::DeleteWill(session.client_id.clone()));
                     }
-                    (will, false)
+                    (will, false, state.owner.clone())
                 }
-                TimerKind::SessionExpiry => (state.pending_will.take().map(|w| w.will), true),
+                TimerKind::SessionExpiry => {
+                    (state.pending_will.take().map(|w| w.will), true, state.owner.clone())
+                }
             }
         };
         if let Some(will) = will {
-            self.publish_will(&session.client_id, will);
+            self.publish_will(&session.client_id, owner.username(), will);
         }
         if expire {
             tracing::debug!(client_id = &*session.client_id, "session expired");

@@ -185,10 +185,31 @@ pub(crate) enum Enqueued {
     Ignored,
 }
 
+/// Whose session it is, for authorization of what it receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// A client, with the user it authenticated as (`None`: anonymous).
+    Client(Option<Arc<str>>),
+    /// A bridge's internal session: not subject to the ACL.
+    Bridge,
+}
+
+impl Owner {
+    /// The user name of a client's session.
+    pub(crate) fn username(&self) -> Option<&str> {
+        match self {
+            Owner::Client(username) => username.as_deref(),
+            Owner::Bridge => None,
+        }
+    }
+}
+
 /// The mutable part of a session, behind the session's mutex.
 #[derive(Debug)]
 pub(crate) struct SessionState {
     pub(crate) version: ProtocolVersion,
+    /// Set by the connection that attaches (the user may differ from the last one's).
+    pub(crate) owner: Owner,
     /// By filter (a B-tree: half the inline size of a hash map, for a rarely searched map).
     pub(crate) subscriptions: BTreeMap<ByteString, SubscriptionEntry>,
     pub(crate) queue: VecDeque<Delivery>,
@@ -379,6 +400,7 @@ impl Session {
             released: Notify::new(),
             state: Mutex::new(SessionState {
                 version,
+                owner: Owner::Client(None),
                 subscriptions: BTreeMap::new(),
                 queue: VecDeque::new(),
                 queued_bytes: 0,

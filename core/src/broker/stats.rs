@@ -35,6 +35,10 @@ pub struct BrokerStats {
     /// `max_publish_rate` or `max_publish_bytes_rate`, a listener not accepting because it
     /// was over `max_connection_rate`.
     pub throttled: u64,
+    /// PUBLISH packets and wills refused because their client may not write the topic.
+    pub publish_denied: u64,
+    /// SUBSCRIBE topic filters refused because their client may not read what they match.
+    pub subscribe_denied: u64,
 }
 
 /// The atomic counters behind [`BrokerStats`].
@@ -53,6 +57,8 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     pub(crate) expired: AtomicU64,
     pub(crate) throttled: AtomicU64,
+    pub(crate) publish_denied: AtomicU64,
+    pub(crate) subscribe_denied: AtomicU64,
 }
 
 impl Counters {
@@ -80,6 +86,8 @@ impl Counters {
             dropped: get(&self.dropped),
             expired: get(&self.expired),
             throttled: get(&self.throttled),
+            publish_denied: get(&self.publish_denied),
+            subscribe_denied: get(&self.subscribe_denied),
         }
     }
 }

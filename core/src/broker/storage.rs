@@ -75,6 +75,9 @@ pub(crate) struct SessionRecord {
     /// Unix seconds of the disconnection (0: was connected when written).
     pub(crate) disconnected_at: u64,
     pub(crate) subscriptions: Vec<(ByteString, SubscriptionEntry)>,
+    /// The user the session's client authenticated as (absent in records written before
+    /// it was stored: anonymous).
+    pub(crate) username: Option<Arc<str>>,
 }
 
 /// A stored delivery and its flow state.
@@ -422,6 +425,7 @@ pub(crate) fn encode_session(
     expiry_interval: u32,
     connected: bool,
     subscriptions: &[(ByteString, SubscriptionEntry)],
+    username: Option<&str>,
 ) -> Vec<u8> {
     let mut out = vec![FORMAT, version.level()];
     out.extend_from_slice(&expiry_interval.to_be_bytes());
@@ -431,6 +435,10 @@ pub(crate) fn encode_session(
         put_str(&mut out, filter);
         out.push(options_byte(&entry.options));
         out.extend_from_slice(&entry.id.unwrap_or(0).to_be_bytes());
+    }
+    if let Some(username) = username {
+        out.push(1);
+        put_str(&mut out, username);
     }
     out
 }
@@ -451,7 +459,11 @@ fn decode_session(bytes: &[u8]) -> Option<SessionRecord> {
         let id = r.u32()?;
         subscriptions.push((filter, SubscriptionEntry { options, id: (id != 0).then_some(id) }));
     }
-    Some(SessionRecord { version, expiry_interval, disconnected_at, subscriptions })
+    let username = match r.u8() {
+        Some(1) => Some(Arc::from(r.str()?)),
+        _ => None,
+    };
+    Some(SessionRecord { version, expiry_interval, disconnected_at, subscriptions, username })
 }
 
 /// An instant as Unix milliseconds (instants in the past give now).

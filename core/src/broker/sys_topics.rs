@@ -7,7 +7,9 @@
 //! `messages/expired` (messages whose Message Expiry Interval passed in a queue) and
 //! `throttled` (pauses imposed by the rate limits) are ours;
 //! `retained messages/count` leaves out the `$SYS` messages themselves; bridge states are
-//! `$SYS/broker/connection/{bridge name}/state` (`1` connected, `0` not).
+//! `$SYS/broker/connection/{bridge name}/state` (`1` connected, `0` not); the ACL's refusals
+//! are ours too: `publish/messages/denied` (PUBLISH packets and wills a client may not
+//! write) and `subscriptions/denied` (SUBSCRIBE filters it may not read).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -121,9 +123,11 @@ fn broker_values(stats: &BrokerStats, sessions: u64, uptime: Duration, out: &mut
     put("publish/messages/received", stats.messages_in.to_string());
     put("publish/messages/sent", stats.messages_out.to_string());
     put("publish/messages/dropped", stats.dropped.to_string());
+    put("publish/messages/denied", stats.publish_denied.to_string());
     put("bytes/received", stats.bytes_in.to_string());
     put("bytes/sent", stats.bytes_out.to_string());
     put("subscriptions/count", stats.subscriptions.to_string());
+    put("subscriptions/denied", stats.subscribe_denied.to_string());
     put("retained messages/count", stats.retained.to_string());
     put("store/messages/count", stats.queued.to_string());
 }
@@ -207,7 +211,14 @@ mod tests {
 
     #[test]
     fn broker_values_use_mosquittos_names() {
-        let stats = BrokerStats { connections: 2, retained: 3, queued: 4, ..Default::default() };
+        let stats = BrokerStats {
+            connections: 2,
+            retained: 3,
+            queued: 4,
+            publish_denied: 6,
+            subscribe_denied: 7,
+            ..Default::default()
+        };
         let mut out = Vec::new();
         broker_values(&stats, 5, Duration::from_secs(42), &mut out);
         assert_eq!(value(&out, "$SYS/broker/uptime"), "42 seconds");
@@ -216,6 +227,8 @@ mod tests {
         assert_eq!(value(&out, "$SYS/broker/clients/total"), "5");
         assert_eq!(value(&out, "$SYS/broker/retained messages/count"), "3");
         assert_eq!(value(&out, "$SYS/broker/store/messages/count"), "4");
+        assert_eq!(value(&out, "$SYS/broker/publish/messages/denied"), "6");
+        assert_eq!(value(&out, "$SYS/broker/subscriptions/denied"), "7");
         assert!(value(&out, "$SYS/broker/version").starts_with("mqttkit version "));
     }
 

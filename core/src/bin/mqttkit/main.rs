@@ -9,9 +9,17 @@
 //! `mqttkit pub -t TOPIC -m MESSAGE [-q QOS] [-r] [-L URL] ...` publishes and
 //! `mqttkit sub -t FILTER... [-v] [-C COUNT] [-L URL] ...` prints messages, in the manner of
 //! `mosquitto_pub` and `mosquitto_sub`.
+//!
+//! `mqttkit passwd [-c] [-D] [--password P | --stdin] FILE USERNAME` edits a password file
+//! (like `mosquitto_passwd`, with argon2id); `mqttkit acl check --config FILE [--user U]
+//! [--client-id C] --topic T --access read|write|subscribe` tells what the configured ACL
+//! decides and why, `mqttkit acl list --config FILE` lists its rules, `mqttkit acl add|remove
+//! --file FILE [--user U | --pattern] ACCESS TOPIC` edits an ACL file.
 
+mod acl;
 mod bench;
 mod connect_args;
+mod passwd;
 mod publish;
 mod subscribe;
 
@@ -40,6 +48,10 @@ enum Command {
     Pub(publish::PubArgs),
     /// Subscribe and print messages (like mosquitto_sub).
     Sub(subscribe::SubArgs),
+    /// Add, update or delete a user of a password file (argon2id; like mosquitto_passwd).
+    Passwd(passwd::PasswdArgs),
+    /// Check or list the ACL of a broker configuration; add or remove rules of an ACL file.
+    Acl(acl::AclArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -146,6 +158,21 @@ fn main() -> ExitCode {
         }
         Command::Pub(args) => {
             return run_client_command("pub", async { publish::run(args).await.map(|()| ExitCode::SUCCESS) });
+        }
+        Command::Passwd(args) => {
+            return match passwd::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("mqttkit passwd: {error}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Command::Acl(args) => {
+            return acl::run(args).unwrap_or_else(|error| {
+                eprintln!("mqttkit acl: {error}");
+                ExitCode::from(2)
+            });
         }
         Command::Sub(args) => {
             return run_client_command("sub", async {

@@ -26,12 +26,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub(crate) use checks::validate;
+pub(crate) use checks::{Invalid, Step, validate};
 pub use config::{BridgeConfig, BridgeDirection, BridgeProtocol, BridgeTls, BridgeTopic};
 
 use super::Shared;
 use super::error::BrokerError;
-use super::session::Session;
+use super::session::{Owner, Session};
 use crate::client::{Client, ClientOptions, OfflineBuffer, ReconnectPolicy};
 
 /// Where a bridge's connection to its remote stands.
@@ -170,6 +170,7 @@ impl Prepared {
         let Prepared { config, options } = self;
         let local_id = Arc::from(format!("$bridge/{}", config.name));
         let session = Arc::new(Session::new(local_id, crate::protocol::ProtocolVersion::V5));
+        session.lock().owner = Owner::Bridge;
         let (state, _) = watch::channel(LinkState::Connecting);
         let status = Arc::new(BridgeStatus {
             name: Arc::from(config.name.as_str()),
