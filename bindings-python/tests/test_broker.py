@@ -95,7 +95,7 @@ async def test_acl_refusals_are_errors_with_reason_codes_and_are_counted() -> No
             await client.subscribe("public/#", qos=1)
             with pytest.raises(mqttkit.SubscribeFailedError) as refused_subscribe:
                 await client.subscribe("secret/#", qos=1)
-            assert refused_subscribe.value.reason_code == 0x87
+            assert refused_subscribe.value.reason_codes == [0x87]
             with pytest.raises(mqttkit.PublishFailedError) as refused_publish:
                 await client.publish("secret/x", b"no", qos=1)
             assert refused_publish.value.reason_code == 0x87
