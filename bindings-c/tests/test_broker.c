@@ -149,6 +149,36 @@ static void test_broker_config_setters(void) {
     CHECK_OK(mqttkit_wait_idle(10000));
 }
 
+/* An ACL from the TOML configuration: what it does not grant is refused with 0x87 and
+ * counted. */
+static void test_broker_acl_from_toml(void) {
+    mqttkit_broker_config_t *config = NULL;
+    CHECK_OK(mqttkit_broker_config_from_toml("[[listener]]\nbind = \"127.0.0.1:0\"\n"
+                                             "[[acl.rules]]\naccess = \"readwrite\"\ntopic = \"public/#\"\n",
+                                             &config));
+    mqttkit_broker_t *broker = NULL;
+    CHECK_OK(mqttkit_broker_start(config, &broker));
+    mqttkit_broker_config_free(config);
+    if (!broker) return;
+    mqttkit_client_t *client = broker_client(broker, 0, NULL, NULL);
+    CHECK_OK(mqttkit_client_connect_sync(client, 10000, NULL));
+    CHECK_OK(mqttkit_client_subscribe_sync(client, "public/#", 1, 10000, NULL));
+    CHECK_RESULT(mqttkit_client_subscribe_sync(client, "secret/#", 1, 10000, NULL), MQTTKIT_RESULT_SUBSCRIBE_FAILED);
+    CHECK_RESULT(mqttkit_client_publish_sync(client, "secret/x", (const uint8_t *)"no", 2, 1, false, NULL, 10000, NULL),
+                 MQTTKIT_RESULT_PUBLISH_FAILED);
+    char detail[256];
+    mqttkit_last_error(detail, sizeof detail);
+    CHECK(strstr(detail, "0x87") != NULL);
+    CHECK_OK(mqttkit_client_publish_sync(client, "public/x", (const uint8_t *)"yes", 3, 1, false, NULL, 10000, NULL));
+    mqttkit_broker_stats_t stats;
+    CHECK_OK(mqttkit_broker_stats(broker, &stats));
+    CHECK(stats.publish_denied == 1);
+    CHECK(stats.subscribe_denied == 1);
+    mqttkit_client_free(client);
+    mqttkit_broker_free(broker);
+    CHECK_OK(mqttkit_wait_idle(10000));
+}
+
 /* Bad values: refused by the setter when wrong on their own, by start when combined. */
 static void test_broker_config_setter_errors(void) {
     mqttkit_broker_config_t *config = NULL;
@@ -359,6 +389,7 @@ int main(void) {
     RUN(test_broker_configuration_errors);
     RUN(test_broker_config_setters);
     RUN(test_broker_config_setter_errors);
+    RUN(test_broker_acl_from_toml);
     RUN(test_broker_durable_storage_survives_a_restart);
     RUN(test_scram_reauthentication_and_auto_subscription);
 #else
