@@ -8,6 +8,7 @@
 
 const { EventEmitter } = require('node:events')
 const native = require('./mqttkit.node')
+const { PublishBatch } = require('./publish-batch')
 
 const KINDS = native.errorKinds()
 const KIND_BY_CODE = new Map(KINDS.map((k) => [k.code, k]))
@@ -120,9 +121,6 @@ function protocolVersion (v) {
   if (v === 4 || v === '4' || v === '3.1.1') return 4
   return typeof v === 'number' ? v : -1
 }
-
-// Largest number of publications handed over in one native call.
-const BATCH_LIMIT = 256
 
 // Characters a topic name cannot contain (the rest is checked natively).
 const INVALID_TOPIC = /[+#\u0000]/
@@ -382,8 +380,11 @@ class MqttClient extends EventEmitter {
     this._wasConnected = false
     // Plain publications of the current tick, handed to the native side in one call
     // (`_flush`, also run before any other operation so that the call order is kept).
-    this._batch = null
+    this._batch = new PublishBatch()
     this._flushBound = () => this._flush()
+    this._flushFailed = (error, ids) => this._batchFailed(error, ids)
+    // The last topic `_enqueue` found valid.
+    this._validTopic = undefined
     // Messages that `messages()` queues took from the current batch: they stay unconsumed
     // for the backpressure until taken (see `_wake`).
     this._held = 0
@@ -412,7 +413,7 @@ class MqttClient extends EventEmitter {
   }
 
   _request (call) {
-    if (this._batch !== null) this._flush()
+    if (this._batch.count !== 0) this._flush()
     const id = this._id()
     const promise = new Promise(captureResolve)
     this._pending.set(id, captured)
@@ -426,7 +427,7 @@ class MqttClient extends EventEmitter {
   }
 
   _nowait (call) {
-    if (this._batch !== null) this._flush()
+    if (this._batch.count !== 0) this._flush()
     try {
       call()
     } catch (error) {
@@ -620,7 +621,7 @@ class MqttClient extends EventEmitter {
       } else if (opts.properties === undefined && opts.timeout === undefined) {
         this._enqueue(id, topic, payload, opts.qos ?? 0, opts.retain === true)
       } else {
-        if (this._batch !== null) this._flush()
+        if (this._batch.count !== 0) this._flush()
         this._native.publish(id, topic, payloadOf(payload), opts.qos ?? 0, opts.retain === true,
           opts.properties === undefined ? undefined : publishProperties(opts.properties), timeoutMs(opts.timeout))
       }
@@ -641,7 +642,7 @@ class MqttClient extends EventEmitter {
       this._enqueue(0, topic, payload, opts.qos ?? 0, opts.retain === true)
       return
     }
-    if (this._batch !== null) this._flush()
+    if (this._batch.count !== 0) this._flush()
     try {
       this._native.publish(0, topic, payloadOf(payload), opts.qos ?? 0, opts.retain === true, publishProperties(opts.properties), undefined)
     } catch (error) {
@@ -652,53 +653,37 @@ class MqttClient extends EventEmitter {
   /** Adds a plain publication to this tick's batch, checking what must fail at once. */
   _enqueue (id, topic, payload, qos, retain) {
     if (this._closed) throw fromNative({ code: 'ERR_MQTT_CLIENT_CLOSED', message: 'client is shut down' })
-    if (typeof topic !== 'string' || topic.length === 0 || INVALID_TOPIC.test(topic)) {
-      throw invalidArgument(`topic ${JSON.stringify(topic)}: not a valid topic name (empty, wildcard or NUL)`)
+    if (topic !== this._validTopic) {
+      if (typeof topic !== 'string' || topic.length === 0 || INVALID_TOPIC.test(topic)) {
+        throw invalidArgument(`topic ${JSON.stringify(topic)}: not a valid topic name (empty, wildcard or NUL)`)
+      }
+      this._validTopic = topic
     }
     if (qos !== 0 && qos !== 1 && qos !== 2) throw invalidArgument(`qos must be 0, 1 or 2, got ${qos}`)
-    const flags = retain ? qos | 4 : qos
-    if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) {
-      if (payload == null) payload = ''
-      else throw invalidArgument('payload must be a string, Buffer or Uint8Array')
-    }
-    let batch = this._batch
-    if (batch === null) {
-      batch = this._batch = { records: [], topics: [], payloads: [], bytes: 0 }
-      queueMicrotask(this._flushBound)
-    }
-    const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength
-    batch.records.push(id, flags, length)
-    batch.topics.push(topic)
-    batch.payloads.push(payload)
-    batch.bytes += length
+    let length
+    if (typeof payload === 'string') length = Buffer.byteLength(payload)
+    else if (payload instanceof Uint8Array) length = payload.byteLength
+    else if (payload == null) length = 0
+    else throw invalidArgument('payload must be a string, Buffer or Uint8Array')
+    const batch = this._batch
+    if (!batch.fits(length)) this._flush()
+    if (batch.count === 0) queueMicrotask(this._flushBound)
     // A long synchronous loop hands over every BATCH_LIMIT publications, so that the
     // native side works while the loop goes on.
-    if (batch.topics.length >= BATCH_LIMIT) this._flush()
+    if (batch.add(id, topic, payload, length, retain ? qos | 4 : qos)) this._flush()
   }
 
   /** Hands this tick's batch of publications to the native side in one call. */
   _flush () {
-    const batch = this._batch
-    if (batch === null) return
-    this._batch = null
-    let payloads
-    if (batch.bytes > 0) {
-      payloads = Buffer.allocUnsafe(batch.bytes)
-      let offset = 0
-      for (const p of batch.payloads) {
-        if (typeof p === 'string') offset += payloads.write(p, offset)
-        else { payloads.set(p, offset); offset += p.byteLength }
-      }
-    }
-    try {
-      this._native.publishBatch(new Uint32Array(batch.records), batch.topics.join('\0'), payloads)
-    } catch (error) {
-      // The client was closed in the meantime: fail the waiting publications of the batch.
-      const failure = fromNative(error)
-      for (let i = 0; i < batch.records.length; i += 3) {
-        const pending = this._pending.get(batch.records[i])
-        if (pending !== undefined) { this._pending.delete(batch.records[i]); rejectWith(pending, failure) }
-      }
+    if (this._batch.count !== 0) this._batch.handOver(this._native, this._flushFailed)
+  }
+
+  /** The client was closed in the meantime: fails the waiting publications of a batch. */
+  _batchFailed (error, ids) {
+    const failure = fromNative(error)
+    for (const id of ids) {
+      const pending = this._pending.get(id)
+      if (pending !== undefined) { this._pending.delete(id); rejectWith(pending, failure) }
     }
   }
 

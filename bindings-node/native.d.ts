@@ -29,10 +29,12 @@ export declare class NativeClient {
   publish(id: number, topic: string, payload: string | Uint8Array, qos: number, retain: boolean, properties?: NativePublishProperties | undefined | null, timeout?: number | undefined | null): void
   /**
    * Publishes a batch of plain publications (no properties, default timeout) queued by
-   * `index.js` within one tick: `records` holds `[id, qos | retain << 2, payloadLength]`
-   * per publication (id 0: fire-and-forget), `topics` the topics joined by NUL (which a
-   * topic name cannot contain), `payloads` the payloads back to back. One crossing for
-   * the whole batch; the order of the batch is the order of the calls.
+   * `index.js` within one tick (see `publish-batch.js`): `records` holds `[id, flags,
+   * payloadLength]` per publication (id 0: fire-and-forget; flags = qos | retain << 2 |
+   * `NEW_TOPIC`), `topics` the topics joined by NUL (which a topic name cannot contain),
+   * the next one taken by each record flagged `NEW_TOPIC`, and `payloads` the payloads
+   * back to back. One crossing for the whole batch; the order of the batch is the order
+   * of the calls.
    */
   publishBatch(records: Uint32Array, topics: string, payloads?: Uint8Array | undefined | null): void
   /** Subscribes; request `id` completes on SUBACK (id 0: fire-and-forget). */

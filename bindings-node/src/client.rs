@@ -2,140 +2,36 @@
 //!
 //! Calls from JS never block and never create a Promise here: each operation is queued, in
 //! call order, to a driver task on the shared runtime, tagged with a request id that
-//! `index.js` maps to its Promise. Events and completions go into one [`Inbox`]; the first
-//! item queued after a drain wakes the JS thread with one threadsafe call, and the JS side
-//! takes everything queued so far (`drain`). The threadsafe function is strong (keeps Node
-//! alive) while the client is open and is released when the client is closed, so a closed
-//! client never keeps the process alive.
+//! `index.js` maps to its Promise. Events and completions go into one [`Inbox`]
+//! (`inbox.rs`); the JS side takes everything queued so far at once (`drain`).
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use mqttkit::Error;
-use mqttkit::client::{Client, Message, SubscribeOptions, Timeouts, UnsubscribeOptions};
-use mqttkit::dispatch::{Event, EventSink};
+use mqttkit::client::{Client, SubscribeOptions, Timeouts, UnsubscribeOptions};
+use mqttkit::dispatch::Event;
 use mqttkit::protocol::{DisconnectProperties, ReasonCode};
 use mqttkit::runtime::RuntimeUser;
 use napi::bindgen_prelude::{Array, Either, Function};
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{CleanupEnvHook, Env, Status};
+use napi::{CleanupEnvHook, Env};
 use napi_derive::napi;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
 use crate::auth::{JsAuthenticator, NativeAuthAnswer, StepArgs};
-use crate::driver::{Op, drive};
+use crate::driver::{Op, Request, drive};
 use crate::errors;
 use crate::events::{self, Item};
+use crate::inbox::{Inbox, Sink, Wake, lock};
 use crate::options::{self, NativeClientOptions, NativePublishProperties, NativeSubscription};
+use crate::publishing::PlainPublish;
 
-/// How many undrained events the dispatcher may queue before it waits for the JS thread
-/// (and so, through the core's bounded queue, before the socket stops being read).
-const EVENT_HIGH_WATER: usize = 4096;
-
-type Wake = ThreadsafeFunction<(), napi::bindgen_prelude::Unknown<'static>, (), Status, false, false, 0>;
-
-/// Items waiting for the JS thread, and the means to wake it.
-pub(crate) struct Inbox {
-    queue: Mutex<Vec<Item>>,
-    scheduled: AtomicBool,
-    wake: Mutex<Option<Wake>>,
-    /// Events queued and not consumed yet: not drained, drained but not settled, or held
-    /// in a `messages()` queue. The sink waits while there are `EVENT_HIGH_WATER` of them.
-    undrained_events: AtomicUsize,
-    /// Events of the batch JS is processing (drained, not settled yet).
-    in_hand: AtomicUsize,
-    /// Signalled whenever JS consumed events (the sink waits for it above the high water).
-    pub(crate) drained: Notify,
-    /// Set once the driver has finished: the sink no longer waits.
-    pub(crate) closed: AtomicBool,
-    /// Signalled when the core drops the sink (every event was delivered).
-    pub(crate) sink_dropped: Notify,
-    acks: Mutex<HashMap<u32, Message>>,
-    next_ack: AtomicU32,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl Inbox {
-    /// Queues `items` for the JS thread and wakes it if needed.
-    pub(crate) fn push_all(&self, items: impl IntoIterator<Item = Item>) {
-        lock(&self.queue).extend(items);
-        self.schedule();
-    }
-
-    /// Queues `item` for the JS thread and wakes it if needed.
-    pub(crate) fn push(&self, item: Item) {
-        lock(&self.queue).push(item);
-        self.schedule();
-    }
-
-    fn schedule(&self) {
-        if !self.scheduled.swap(true, Ordering::AcqRel)
-            && let Some(wake) = lock(&self.wake).as_ref()
-        {
-            // NonBlocking on an unbounded queue only fails while Node tears the environment
-            // down; nothing is left to deliver to then.
-            let _ = wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
-        }
-    }
-
-    fn ack_token(&self, message: &Message) -> u32 {
-        if !message.needs_ack() {
-            return 0;
-        }
-        let mut token = self.next_ack.fetch_add(1, Ordering::Relaxed);
-        if token == 0 {
-            token = self.next_ack.fetch_add(1, Ordering::Relaxed);
-        }
-        lock(&self.acks).insert(token, message.clone());
-        token
-    }
-}
-
-/// The core's events into the inbox, with backpressure.
-struct Sink(Arc<Inbox>);
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        self.0.sink_dropped.notify_one();
-    }
-}
-
-impl EventSink for Sink {
-    async fn deliver(&mut self, events: Vec<Event>) {
-        let inbox = &self.0;
-        inbox.undrained_events.fetch_add(events.len(), Ordering::AcqRel);
-        let items: Vec<Item> = events
-            .into_iter()
-            .map(|event| {
-                let token = match &event {
-                    Event::Message(message) => inbox.ack_token(message),
-                    _ => 0,
-                };
-                Item::Event(event, token)
-            })
-            .collect();
-        inbox.push_all(items);
-        loop {
-            let drained = inbox.drained.notified();
-            tokio::pin!(drained);
-            drained.as_mut().enable();
-            if inbox.undrained_events.load(Ordering::Acquire) < EVENT_HIGH_WATER
-                || inbox.closed.load(Ordering::Acquire)
-            {
-                return;
-            }
-            drained.await;
-        }
-    }
-}
+/// `publish_batch` record flag: the record's topic is the next one of `topics`.
+const NEW_TOPIC: u32 = 8;
 
 /// Where operations go to the driver task.
-type OpSender = mpsc::UnboundedSender<(u32, Op)>;
+type OpSender = mpsc::UnboundedSender<Request>;
 
 /// The native side of an `MqttClient` (see `index.js`).
 #[napi]
@@ -193,18 +89,7 @@ impl NativeClient {
             .weak::<false>()
             .build_callback(|_| Ok(()))
             .map_err(|error| to_napi(Error::Internal(error.to_string())))?;
-        let inbox = Arc::new(Inbox {
-            queue: Mutex::new(Vec::with_capacity(256)),
-            scheduled: AtomicBool::new(false),
-            wake: Mutex::new(Some(wake)),
-            undrained_events: AtomicUsize::new(0),
-            in_hand: AtomicUsize::new(0),
-            drained: Notify::new(),
-            closed: AtomicBool::new(false),
-            sink_dropped: Notify::new(),
-            acks: Mutex::new(HashMap::new()),
-            next_ack: AtomicU32::new(1),
-        });
+        let inbox = Arc::new(Inbox::new(wake));
         let (ops, receiver) = mpsc::unbounded_channel();
         let client = {
             let _entered = runtime.handle().enter();
@@ -214,7 +99,7 @@ impl NativeClient {
         };
         let cleanup = env
             .add_env_cleanup_hook(ops.clone(), |ops| {
-                let _ = ops.send((0, Op::Shutdown));
+                let _ = ops.send(Request::One(0, Box::new(Op::Shutdown)));
             })
             .ok();
         Ok(NativeClient { client, ops, inbox, cleanup: Mutex::new(cleanup), _runtime: runtime })
@@ -225,14 +110,13 @@ impl NativeClient {
     }
 
     fn queue(&self, id: u32, op: Op) -> napi::Result<(), &'static str> {
-        self.ops.send((id, op)).map_err(|_| to_napi(Error::ChannelClosed))
+        self.ops.send(Request::One(id, Box::new(op))).map_err(|_| to_napi(Error::ChannelClosed))
     }
 
     /// Takes everything queued for JS as one packed batch (see `events.rs`).
     #[napi]
     pub fn drain<'env>(&self, env: &'env Env) -> napi::Result<Array<'env>> {
-        self.inbox.scheduled.store(false, Ordering::Release);
-        let items = std::mem::take(&mut *lock(&self.inbox.queue));
+        let items = self.inbox.take();
         let mut batch = events::Batch::new(env, items.len())?;
         let mut events = 0;
         let mut closed = false;
@@ -244,13 +128,10 @@ impl NativeClient {
             }
             batch.push(item)?;
         }
-        if events > 0 {
-            // Consumed once JS has processed the batch (`settle`).
-            self.inbox.in_hand.fetch_add(events, Ordering::AcqRel);
-        }
+        self.inbox.hand_over(events);
         if closed {
             // Last item: release the threadsafe function so Node may exit.
-            lock(&self.inbox.wake).take();
+            self.inbox.release_wake();
             if let Some(hook) = lock(&self.cleanup).take() {
                 let _ = env.remove_env_cleanup_hook(hook);
             }
@@ -299,10 +180,12 @@ impl NativeClient {
     }
 
     /// Publishes a batch of plain publications (no properties, default timeout) queued by
-    /// `index.js` within one tick: `records` holds `[id, qos | retain << 2, payloadLength]`
-    /// per publication (id 0: fire-and-forget), `topics` the topics joined by NUL (which a
-    /// topic name cannot contain), `payloads` the payloads back to back. One crossing for
-    /// the whole batch; the order of the batch is the order of the calls.
+    /// `index.js` within one tick (see `publish-batch.js`): `records` holds `[id, flags,
+    /// payloadLength]` per publication (id 0: fire-and-forget; flags = qos | retain << 2 |
+    /// `NEW_TOPIC`), `topics` the topics joined by NUL (which a topic name cannot contain),
+    /// the next one taken by each record flagged `NEW_TOPIC`, and `payloads` the payloads
+    /// back to back. One crossing for the whole batch; the order of the batch is the order
+    /// of the calls.
     #[napi]
     pub fn publish_batch(
         &self,
@@ -312,25 +195,36 @@ impl NativeClient {
     ) -> napi::Result<(), &'static str> {
         let payloads = Bytes::copy_from_slice(payloads.unwrap_or_default());
         let mut topics = topics.split('\0');
+        // The topic of the records since the last `NEW_TOPIC`, checked: shared by them.
+        let mut topic: Result<ByteString, String> = Err("no topic".to_owned());
+        let mut publishes = Vec::with_capacity(records.len() / 3);
         let mut offset = 0usize;
         for record in records.chunks_exact(3) {
             let (id, flags, length) = (record[0], record[1], record[2] as usize);
-            let topic = topics.next().unwrap_or_default();
+            if flags & NEW_TOPIC != 0 {
+                let text = topics.next().unwrap_or_default();
+                topic = mqttkit::protocol::validate_topic_name(text)
+                    .map(|()| ByteString::from(text))
+                    .map_err(|error| format!("topic {text:?}: {error}"));
+            }
             let payload = payloads.slice(offset.min(payloads.len())..(offset + length).min(payloads.len()));
             offset += length;
-            let checked = mqttkit::protocol::validate_topic_name(topic)
-                .map_err(|error| Error::InvalidArgument(format!("topic {topic:?}: {error}")))
-                .and_then(|()| options::publish_options(flags & 3, flags & 4 != 0, None, None));
+            let checked = topic
+                .clone()
+                .map_err(Error::InvalidArgument)
+                .and_then(|topic| options::qos(Some(flags & 3)).map(|qos| (topic, qos)));
             match checked {
-                Ok(options) if id == 0 => {
-                    self.queue(0, Op::PublishNowait(topic.to_owned(), payload, options))?
+                Ok((topic, qos)) => {
+                    publishes.push(PlainPublish { id, topic, payload, qos, retain: flags & 4 != 0 })
                 }
-                Ok(options) => self.queue(id, Op::Publish(topic.to_owned(), payload, options))?,
                 Err(error) if id == 0 => self.inbox.push(Item::Event(Event::Error(error), 0)),
                 Err(error) => self.inbox.push(Item::Done(id, Err(error))),
             }
         }
-        Ok(())
+        if publishes.is_empty() {
+            return Ok(());
+        }
+        self.ops.send(Request::Batch(publishes)).map_err(|_| to_napi(Error::ChannelClosed))
     }
 
     /// Subscribes; request `id` completes on SUBACK (id 0: fire-and-forget).
@@ -483,32 +377,19 @@ impl NativeClient {
     /// whether they wait here or in JS: backpressure instead of unbounded growth.
     #[napi]
     pub fn settle(&self, held: u32) {
-        let in_hand = self.inbox.in_hand.swap(0, Ordering::AcqRel);
-        self.consumed(in_hand.saturating_sub(held as usize));
+        self.inbox.settle(held as usize);
     }
 
     /// Gives back `count` messages held in a `messages()` queue once they were taken.
     #[napi]
     pub fn release(&self, count: u32) {
-        self.consumed(count as usize);
-    }
-
-    fn consumed(&self, count: usize) {
-        if count == 0 {
-            return;
-        }
-        let _ = self
-            .inbox
-            .undrained_events
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |events| Some(events.saturating_sub(count)));
-        self.inbox.drained.notify_waiters();
+        self.inbox.consumed(count as usize);
     }
 
     /// Acknowledges a received message (manual ack); `token` from the message.
     #[napi]
     pub fn ack(&self, token: u32) -> napi::Result<(), &'static str> {
-        let message = lock(&self.inbox.acks).remove(&token);
-        match message {
+        match self.inbox.take_ack(token) {
             Some(message) => message.ack().map_err(to_napi),
             None => Ok(()),
         }

@@ -4,10 +4,13 @@
 //! Every operation is handed over (`submit_*`, or the fire-and-forget form) one after the
 //! other, so operations reach the connection, and the wire, in the order of the calls, even
 //! while the core's command queue is full. Only the waits for acknowledgements run
-//! concurrently.
+//! concurrently: one future per operation, and one per batch of plain publications
+//! (`publishing.rs`).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,15 +18,17 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use mqttkit::Error;
 use mqttkit::client::{
-    AuthResult, Client, ConnectResult, Pending, PingResult, PublishOptions, PublishResult, SubscribeOptions,
-    SubscribeResult, UnsubscribeOptions, UnsubscribeResult,
+    AuthResult, Client, ConnectResult, NO_TIMEOUT, Pending, PingResult, PublishOptions, PublishResult,
+    SubscribeOptions, SubscribeResult, UnsubscribeOptions, UnsubscribeResult,
 };
 use mqttkit::dispatch::Event;
 use mqttkit::protocol::{DisconnectProperties, ReasonCode, Subscription};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
-use crate::client::Inbox;
 use crate::events::{Item, Reply};
+use crate::inbox::Inbox;
+use crate::publishing::{PlainPublish, PublishWaits};
 
 /// An operation queued for the driver task. Timeouts are resolved already: `None` waits
 /// without limit.
@@ -68,6 +73,14 @@ pub(crate) enum Op {
     Shutdown,
 }
 
+/// What JavaScript queues for the driver task.
+pub(crate) enum Request {
+    /// Operation `Op` for request id `u32` (0: fire-and-forget).
+    One(u32, Box<Op>),
+    /// The plain publications of one `publishBatch` call, in call order.
+    Batch(Vec<PlainPublish>),
+}
+
 /// A handed-over operation's outcome, still to come.
 enum Waiting {
     Connect(Pending<ConnectResult>),
@@ -89,6 +102,47 @@ enum HandedOver {
     Done(Result<(), Error>),
     /// A wait-for-acknowledgement operation: its outcome is still to come.
     Waiting(Waiting),
+}
+
+/// Hands over the publications of a batch; failures to hand one over go to `failed`.
+async fn hand_over_batch(
+    client: &Client,
+    publishes: Vec<PlainPublish>,
+    inbox: &Arc<Inbox>,
+    failed: &mut Vec<Item>,
+) -> PublishWaits {
+    let limit = client.options().timeouts().publish;
+    let mut waits = PublishWaits::new(publishes.len(), limit, inbox.clone());
+    // The clock is read again only after a hand-over that had to wait (a full command
+    // queue): the others take microseconds, well below the timer's millisecond.
+    let mut now = Instant::now();
+    for PlainPublish { id, topic, payload, qos, retain } in publishes {
+        let mut options = PublishOptions::qos(qos).retain(retain);
+        if id == 0 {
+            failed.extend(item(
+                0,
+                client.publish_with_nowait(topic, payload, options).await.map(|()| Reply::Unit),
+            ));
+            continue;
+        }
+        // The timeout is kept by `waits`, for the whole batch.
+        options.timeout = Some(NO_TIMEOUT);
+        let submit = client.submit_publish_with(topic, payload, options);
+        tokio::pin!(submit);
+        let submitted = match std::future::poll_fn(|cx| Poll::Ready(submit.as_mut().poll(cx))).await {
+            Poll::Ready(submitted) => submitted,
+            Poll::Pending => {
+                let submitted = submit.await;
+                now = Instant::now();
+                submitted
+            }
+        };
+        match submitted {
+            Ok(pending) => waits.push(id, pending, now),
+            Err(error) => failed.extend(item(id, Err(error))),
+        }
+    }
+    waits
 }
 
 /// Hands `op` to the connection task (the first step of every operation).
@@ -169,13 +223,14 @@ fn item(id: u32, result: Result<Reply, Error>) -> Option<Item> {
     }
 }
 
-/// Runs the operations queued on `ops` until the client is shut down (see the module docs),
-/// then reports the end to the inbox once every event was delivered.
-pub(crate) async fn drive(client: Client, mut ops: mpsc::UnboundedReceiver<(u32, Op)>, inbox: Arc<Inbox>) {
+/// Runs the operations queued on `requests` until the client is shut down (see the module
+/// docs), then reports the end to the inbox once every event was delivered.
+pub(crate) async fn drive(client: Client, mut requests: mpsc::UnboundedReceiver<Request>, inbox: Arc<Inbox>) {
     let mut waiting = FuturesUnordered::new();
+    let mut publishing = FuturesUnordered::new();
     let mut batch = Vec::with_capacity(256);
     let mut open = true;
-    while open || !waiting.is_empty() {
+    while open || !waiting.is_empty() || !publishing.is_empty() {
         tokio::select! {
             // Outcomes first: they free the JS side's pending requests.
             biased;
@@ -188,12 +243,24 @@ pub(crate) async fn drive(client: Client, mut ops: mpsc::UnboundedReceiver<(u32,
                 }
                 inbox.push_all(finished);
             }
-            received = ops.recv_many(&mut batch, 256), if open => {
+            // A batch reports its outcomes to the inbox itself, as they arrive.
+            Some(()) = publishing.next(), if !publishing.is_empty() => {}
+            received = requests.recv_many(&mut batch, 256), if open => {
                 if received == 0 {
                     open = false;
                 }
                 let mut failed = Vec::new();
-                for (id, op) in batch.drain(..) {
+                for request in batch.drain(..) {
+                    let (id, op) = match request {
+                        Request::One(id, op) => (id, *op),
+                        Request::Batch(publishes) => {
+                            let waits = hand_over_batch(&client, publishes, &inbox, &mut failed).await;
+                            if !waits.is_empty() {
+                                publishing.push(waits);
+                            }
+                            continue;
+                        }
+                    };
                     let shutdown = matches!(op, Op::Shutdown);
                     match hand_over(&client, op).await {
                         HandedOver::Done(result) => failed.extend(item(id, result.map(|()| Reply::Unit))),
@@ -203,7 +270,7 @@ pub(crate) async fn drive(client: Client, mut ops: mpsc::UnboundedReceiver<(u32,
                     }
                     if shutdown {
                         // Nothing may be queued after the shutdown.
-                        ops.close();
+                        requests.close();
                     }
                 }
                 if !failed.is_empty() {

@@ -9,7 +9,9 @@ mod client;
 mod driver;
 mod errors;
 mod events;
+mod inbox;
 mod options;
+mod publishing;
 
 pub use auth::NativeAuthAnswer;
 pub use client::NativeClient;

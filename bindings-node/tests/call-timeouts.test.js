@@ -34,6 +34,33 @@ async function muteServer ({ stall = false } = {}) {
   }
 }
 
+/**
+ * An MQTT 5 "server" that answers CONNECT and acknowledges the QoS 1 publications whose
+ * payload is `ack`, and no other.
+ */
+async function pickyServer () {
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {})
+    let buffer = Buffer.alloc(0)
+    socket.on('data', (chunk) => {
+      buffer = Buffer.concat([buffer, chunk])
+      // Small packets only: a one-byte remaining length.
+      while (buffer.length >= 2 && buffer.length >= 2 + buffer[1]) {
+        const packet = buffer.subarray(0, 2 + buffer[1])
+        buffer = buffer.subarray(packet.length)
+        if (packet[0] === 0x10) socket.write(Buffer.from([0x20, 3, 0, 0, 0]))
+        if (packet[0] === 0x32) {
+          const id = 4 + packet.readUInt16BE(2)
+          const payload = packet.subarray(id + 3).toString()
+          if (payload === 'ack') socket.write(Buffer.from([0x40, 2, packet[id], packet[id + 1]]))
+        }
+      }
+    })
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { url: `mqtt://127.0.0.1:${server.address().port}`, stop: () => new Promise((resolve) => server.close(resolve)) }
+}
+
 /** `promise` must reject with a timeout of `operation` after about `ms`. */
 async function timesOut (promise, operation, ms) {
   const started = Date.now()
@@ -68,6 +95,30 @@ test('the auth timeout from the options applies to authContinue and reAuthentica
   try {
     await timesOut(c.authContinue('X-TEST'), 'auth', 150)
     await timesOut(c.reAuthenticate({ method: 'X-TEST' }), 'auth', 150)
+  } finally {
+    await within(c.end(), 5000, 'end')
+    await server.stop()
+  }
+})
+
+test('the publish timeout from the options applies to each of many publishes started together', async () => {
+  const server = await pickyServer()
+  const c = await mqttkit.connect(server.url, { clientId: 'publish-default', reconnect: false, timeouts: { publish: 150 } })
+  try {
+    // One tick: handed over together; only the unacknowledged ones time out, each on its own.
+    const payloads = ['ack', 'mute', 'ack', 'mute', 'mute', 'ack']
+    const calls = payloads.map((payload) => c.publish('t', payload, { qos: 1 }))
+    const qos0 = c.publish('t', 'mute', { qos: 0 })
+    const started = Date.now()
+    for (const [i, call] of calls.entries()) {
+      if (payloads[i] === 'ack') assert.equal((await within(call, 10000, `publish ${i}`)).reasonCode, 0)
+    }
+    assert.equal((await qos0).qos, 0)
+    for (const [i, call] of calls.entries()) {
+      if (payloads[i] === 'mute') await timesOut(call, 'publish', 150 - (Date.now() - started))
+    }
+    // The client goes on: a later publish gets its acknowledgement.
+    assert.equal((await within(c.publish('t', 'ack', { qos: 1 }), 10000, 'later publish')).reasonCode, 0)
   } finally {
     await within(c.end(), 5000, 'end')
     await server.stop()

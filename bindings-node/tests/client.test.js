@@ -98,6 +98,42 @@ test('payloads: string, Buffer, Uint8Array, empty; large ones arrive intact', as
   await assert.rejects(c.publish('pl/x', 42), { code: 'ERR_MQTT_INVALID_ARGUMENT' })
 })
 
+test('publications of one tick: mixed topics and payloads, one failing the native checks alone', async () => {
+  const c = await client('tick')
+  await c.subscribe('tick/#', { qos: 1 })
+  // Past the JS checks: only the native ones refuse it, inside the tick's batch.
+  const long = 't'.repeat(70000)
+  const large = Buffer.alloc(100000, 9)
+  const reused = Buffer.from('first')
+  const got = collect(c, 6)
+  const failed = once(c, 'error')
+  const calls = [
+    c.publish('tick/a', 'one', { qos: 1 }),
+    c.publish(long, 'never', { qos: 1 }),
+    c.publish('tick/b', reused),
+    c.publish('tick/a', large, { qos: 1 }),
+    c.publish(long, 'never again'),
+    c.publish('tick/b', new Uint8Array([1, 2]), { qos: 1 })
+  ]
+  c.publishNowait(long, 'nowait')
+  c.publishNowait('tick/a', '')
+  calls.push(c.publish('tick/c', 'last', { qos: 1 }))
+  // Changed after publish(): the message keeps the payload as it was at the call.
+  reused.write('later')
+  const outcomes = await within(Promise.allSettled(calls), 10000, 'publishing')
+  assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'])
+  for (const i of [1, 4]) assert.equal(outcomes[i].reason.code, 'ERR_MQTT_INVALID_ARGUMENT')
+  assert.equal((await failed)[0].code, 'ERR_MQTT_INVALID_ARGUMENT')
+  const messages = await got
+  assert.deepEqual(messages.map((m) => m.topic), ['tick/a', 'tick/b', 'tick/a', 'tick/b', 'tick/a', 'tick/c'])
+  assert.equal(messages[0].payload.toString(), 'one')
+  assert.equal(messages[1].payload.toString(), 'first')
+  assert.ok(messages[2].payload.equals(large))
+  assert.deepEqual([...messages[3].payload], [1, 2])
+  assert.equal(messages[4].payload.length, 0)
+  assert.equal(messages[5].payload.toString(), 'last')
+})
+
 test('messages arrive in order, in batches, and for await works', async () => {
   const c = await client('order')
   await c.subscribe('ord', { qos: 1 })
