@@ -104,19 +104,27 @@ enum HandedOver {
     Waiting(Waiting),
 }
 
-/// Hands over the publications of a batch; failures to hand one over go to `failed`.
+/// Publications whose outcomes one [`PublishWaits`] awaits: it polls every open one when
+/// woken, so this bounds the polls per outcome when acknowledgements come one by one.
+const WAITS_PER_FUTURE: usize = 32;
+
+/// Hands over the publications of a batch; their waits go to `publishing`, failures to hand
+/// one over to `failed`.
 async fn hand_over_batch(
     client: &Client,
     publishes: Vec<PlainPublish>,
     inbox: &Arc<Inbox>,
+    publishing: &mut FuturesUnordered<PublishWaits>,
     failed: &mut Vec<Item>,
-) -> PublishWaits {
+) {
     let limit = client.options().timeouts().publish;
-    let mut waits = PublishWaits::new(publishes.len(), limit, inbox.clone());
+    let new_waits = |left: usize| PublishWaits::new(left.min(WAITS_PER_FUTURE), limit, inbox.clone());
+    let mut waits = new_waits(publishes.len());
     // The clock is read again only after a hand-over that had to wait (a full command
     // queue): the others take microseconds, well below the timer's millisecond.
     let mut now = Instant::now();
-    for PlainPublish { id, topic, payload, qos, retain } in publishes {
+    let total = publishes.len();
+    for (index, PlainPublish { id, topic, payload, qos, retain }) in publishes.into_iter().enumerate() {
         let mut options = PublishOptions::qos(qos).retain(retain);
         if id == 0 {
             failed.extend(item(
@@ -125,7 +133,7 @@ async fn hand_over_batch(
             ));
             continue;
         }
-        // The timeout is kept by `waits`, for the whole batch.
+        // The timeout is kept by `waits`.
         options.timeout = Some(NO_TIMEOUT);
         let submit = client.submit_publish_with(topic, payload, options);
         tokio::pin!(submit);
@@ -141,8 +149,13 @@ async fn hand_over_batch(
             Ok(pending) => waits.push(id, pending, now),
             Err(error) => failed.extend(item(id, Err(error))),
         }
+        if waits.len() == WAITS_PER_FUTURE {
+            publishing.push(std::mem::replace(&mut waits, new_waits(total - index - 1)));
+        }
     }
-    waits
+    if waits.len() > 0 {
+        publishing.push(waits);
+    }
 }
 
 /// Hands `op` to the connection task (the first step of every operation).
@@ -254,10 +267,7 @@ pub(crate) async fn drive(client: Client, mut requests: mpsc::UnboundedReceiver<
                     let (id, op) = match request {
                         Request::One(id, op) => (id, *op),
                         Request::Batch(publishes) => {
-                            let waits = hand_over_batch(&client, publishes, &inbox, &mut failed).await;
-                            if !waits.is_empty() {
-                                publishing.push(waits);
-                            }
+                            hand_over_batch(&client, publishes, &inbox, &mut publishing, &mut failed).await;
                             continue;
                         }
                     };

@@ -1,11 +1,11 @@
 //! The plain publications of one `publishBatch` call and the wait for their outcomes.
 //!
 //! A batch is handed over publication by publication like any operation (see `driver.rs`),
-//! but its outcomes are awaited by one [`PublishWaits`] future for the whole batch instead
-//! of one future and one timer per publication: the publications are submitted without a
-//! core timeout and the client's publish timeout is kept here, with one timer armed for
-//! the earliest deadline still open. Each time the future is woken, it reports every
-//! outcome that has arrived, in submission order, to the inbox at once.
+//! but its outcomes are awaited by one [`PublishWaits`] future per up to 32 publications
+//! instead of one future and one timer per publication: the publications are submitted
+//! without a core timeout and the client's publish timeout is kept here, with one timer
+//! armed for the earliest deadline still open. Each time the future is woken, it reports
+//! every outcome that has arrived, in submission order, to the inbox at once.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -79,9 +79,9 @@ impl PublishWaits {
         self.left += 1;
     }
 
-    /// Whether nothing was added.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.open.is_empty()
+    /// How many publications were added.
+    pub(crate) fn len(&self) -> usize {
+        self.open.len()
     }
 
     /// Reports `result` for entry `index`.
