@@ -432,6 +432,16 @@ uint16_t mqttkit_broker_port(const mqttkit_broker_t *broker, size_t index);
 // `broker` NULL or live; `stats` NULL or writable.
 mqttkit_result mqttkit_broker_stats(const mqttkit_broker_t *broker, mqttkit_broker_stats_t *stats);
 
+// Reads the password file and the ACL file of the broker's configuration again and puts
+// them in force, as Mosquitto does on SIGHUP: connected clients stay connected and are
+// checked against the new rules from now on. Returns
+// `MQTTKIT_RESULT_INVALID_CONFIGURATION` (the file and line in `mqttkit_last_error`) when
+// a file cannot be read or has a bad line; then nothing changes. Thread-safe.
+//
+// # Safety
+// `broker` NULL or live.
+mqttkit_result mqttkit_broker_reload_auth(const mqttkit_broker_t *broker);
+
 // Stops the broker gracefully and frees it: stops accepting, sends DISCONNECT (Server
 // shutting down) to MQTT 5 clients, closes every connection, flushes storage and joins
 // the broker's tasks before returning. NULL is a no-op. Do not call from a callback of a

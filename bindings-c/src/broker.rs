@@ -294,6 +294,31 @@ pub unsafe extern "C" fn mqttkit_broker_stats(
     }
 }
 
+/// Reads the password file and the ACL file of the broker's configuration again and puts
+/// them in force, as Mosquitto does on SIGHUP: connected clients stay connected and are
+/// checked against the new rules from now on. Returns
+/// `MQTTKIT_RESULT_INVALID_CONFIGURATION` (the file and line in `mqttkit_last_error`) when
+/// a file cannot be read or has a bad line; then nothing changes. Thread-safe.
+///
+/// # Safety
+/// `broker` NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mqttkit_broker_reload_auth(broker: *const mqttkit_broker_t) -> mqttkit_result {
+    ffi_result! {
+        let broker = check_ref!(broker);
+        #[cfg(feature = "broker")]
+        {
+            let handle = broker.handle.as_ref().ok_or_else(|| config_error("the broker is stopped".into()))?;
+            handle.reload_auth().map_err(|error| config_error(error.to_string()))
+        }
+        #[cfg(not(feature = "broker"))]
+        {
+            let _ = broker;
+            Err(unsupported())
+        }
+    }
+}
+
 /// Stops the broker gracefully and frees it: stops accepting, sends DISCONNECT (Server
 /// shutting down) to MQTT 5 clients, closes every connection, flushes storage and joins
 /// the broker's tasks before returning. NULL is a no-op. Do not call from a callback of a

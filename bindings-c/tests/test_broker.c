@@ -179,6 +179,49 @@ static void test_broker_acl_from_toml(void) {
     CHECK_OK(mqttkit_wait_idle(10000));
 }
 
+/* mqttkit_broker_reload_auth re-reads the ACL file: the connected client is checked
+ * against the new rules; a bad file is refused naming its line and changes nothing. */
+static void test_broker_reload_auth(void) {
+    char dir[] = "/tmp/mqttkit-c-reload-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char acl[128], toml[256];
+    snprintf(acl, sizeof acl, "%s/acl.conf", dir);
+    FILE *file = fopen(acl, "w");
+    CHECK(file != NULL);
+    if (!file) return;
+    fputs("topic readwrite a/#\n", file);
+    fclose(file);
+    snprintf(toml, sizeof toml, "[[listener]]\nbind = \"127.0.0.1:0\"\n[acl]\nfile = \"%s\"\n", acl);
+    mqttkit_broker_config_t *config = NULL;
+    CHECK_OK(mqttkit_broker_config_from_toml(toml, &config));
+    mqttkit_broker_t *broker = NULL;
+    CHECK_OK(mqttkit_broker_start(config, &broker));
+    mqttkit_broker_config_free(config);
+    if (!broker) return;
+    mqttkit_client_t *client = broker_client(broker, 0, NULL, NULL);
+    CHECK_OK(mqttkit_client_connect_sync(client, 10000, NULL));
+    CHECK_RESULT(mqttkit_client_publish_sync(client, "b/x", (const uint8_t *)"no", 2, 1, false, NULL, 10000, NULL),
+                 MQTTKIT_RESULT_PUBLISH_FAILED);
+    file = fopen(acl, "w");
+    fputs("topic readwrite b/#\n", file);
+    fclose(file);
+    CHECK_OK(mqttkit_broker_reload_auth(broker));
+    CHECK_OK(mqttkit_client_publish_sync(client, "b/x", (const uint8_t *)"yes", 3, 1, false, NULL, 10000, NULL));
+    file = fopen(acl, "w");
+    fputs("topic sometimes b/#\n", file);
+    fclose(file);
+    CHECK_RESULT(mqttkit_broker_reload_auth(broker), MQTTKIT_RESULT_INVALID_CONFIGURATION);
+    char detail[256];
+    mqttkit_last_error(detail, sizeof detail);
+    CHECK(strstr(detail, "acl.conf:1:") != NULL);
+    CHECK_OK(mqttkit_client_publish_sync(client, "b/y", (const uint8_t *)"still", 5, 1, false, NULL, 10000, NULL));
+    mqttkit_client_free(client);
+    mqttkit_broker_free(broker);
+    CHECK_OK(mqttkit_wait_idle(10000));
+    remove(acl);
+    rmdir(dir);
+}
+
 /* Bad values: refused by the setter when wrong on their own, by start when combined. */
 static void test_broker_config_setter_errors(void) {
     mqttkit_broker_config_t *config = NULL;
@@ -377,6 +420,7 @@ static void test_broker_null_arguments(void) {
     CHECK_RESULT(mqttkit_broker_config_set_storage(NULL, 0, NULL, 0), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_broker_start(NULL, &broker), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK_RESULT(mqttkit_broker_stats(NULL, NULL), MQTTKIT_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(mqttkit_broker_reload_auth(NULL), MQTTKIT_RESULT_NULL_PARAMETER);
     CHECK(mqttkit_broker_port(NULL, 0) == 0);
     mqttkit_broker_free(NULL);
     mqttkit_broker_config_free(NULL);
@@ -390,6 +434,7 @@ int main(void) {
     RUN(test_broker_config_setters);
     RUN(test_broker_config_setter_errors);
     RUN(test_broker_acl_from_toml);
+    RUN(test_broker_reload_auth);
     RUN(test_broker_durable_storage_survives_a_restart);
     RUN(test_scram_reauthentication_and_auto_subscription);
 #else

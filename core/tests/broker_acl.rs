@@ -399,6 +399,68 @@ async fn a_custom_authorizer_is_consulted() {
     broker.shutdown().await;
 }
 
+#[tokio::test]
+async fn reload_auth_puts_new_files_in_force_and_keeps_the_old_ones_when_a_file_is_bad() {
+    let dir = TempDir::new("reload");
+    let (passwd, acl) = (dir.path("passwd"), dir.path("acl.conf"));
+    let mut users = PasswordFile::new();
+    users.set_password("alice", b"old").unwrap();
+    users.write(&passwd).unwrap();
+    std::fs::write(&acl, "user alice\ntopic write a/#\n").unwrap();
+    let config = BrokerConfig {
+        auth: AuthConfig { allow_anonymous: false, users: Vec::new(), password_file: Some(passwd.clone()) },
+        acl: AclConfig {
+            file: Some(acl.clone()),
+            rules: vec![rule(Some("alice"), AclAccess::Write, "inline/#")],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let broker = start_broker_with(config).await;
+    let addr = broker.local_addr();
+    let alice = |id: &str, password: &str| login(id, Some("alice"), Some(password), ProtocolVersion::V5);
+    let (mut connected, connack) = TestClient::connect_with(addr, alice("a1", "old")).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    assert_eq!(connected.publish_simple("b/1", "x", QoS::AtLeastOnce).await, ReasonCode::NotAuthorized);
+
+    users.set_password("alice", b"new").unwrap();
+    users.write(&passwd).unwrap();
+    std::fs::write(&acl, "user alice\ntopic write b/#\n").unwrap();
+    broker.reload_auth().expect("both files load");
+    let (_, refused) = TestClient::connect_with(addr, alice("a2", "old")).await;
+    assert_eq!(refused.reason_code, ReasonCode::BadUserNameOrPassword);
+    let (_, connack) = TestClient::connect_with(addr, alice("a3", "new")).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    // The connected client is checked against the new file, and the inline rules stay.
+    assert_eq!(
+        connected.publish_simple("b/1", "x", QoS::AtLeastOnce).await,
+        ReasonCode::NoMatchingSubscribers
+    );
+    assert_eq!(connected.publish_simple("a/1", "x", QoS::AtLeastOnce).await, ReasonCode::NotAuthorized);
+    assert_eq!(
+        connected.publish_simple("inline/1", "x", QoS::AtLeastOnce).await,
+        ReasonCode::NoMatchingSubscribers
+    );
+
+    // A bad line in either file: an error naming it, and neither file changes what is in force.
+    users.set_password("alice", b"newer").unwrap();
+    users.write(&passwd).unwrap();
+    std::fs::write(&acl, "user alice\ntopic write c/#\ntopic sometimes d/#\n").unwrap();
+    let error = broker.reload_auth().expect_err("a bad ACL line").to_string();
+    assert!(error.starts_with(&format!("{}:3:", acl.display())), "{error}");
+    let (_, connack) = TestClient::connect_with(addr, alice("a4", "new")).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success, "the password file was not swapped alone");
+    assert_eq!(
+        connected.publish_simple("b/2", "x", QoS::AtLeastOnce).await,
+        ReasonCode::NoMatchingSubscribers
+    );
+    assert_eq!(connected.publish_simple("c/1", "x", QoS::AtLeastOnce).await, ReasonCode::NotAuthorized);
+    std::fs::write(&passwd, "alice:plaintext\n").unwrap();
+    let error = broker.reload_auth().expect_err("a bad password line").to_string();
+    assert!(error.starts_with(&format!("{}:1:", passwd.display())), "{error}");
+    broker.shutdown().await;
+}
+
 const INSTALL: &str = "run scripts/install-test-deps.sh (installs mosquitto-clients)";
 
 fn tool(name: &str) -> PathBuf {

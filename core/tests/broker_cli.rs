@@ -3,12 +3,10 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use mqttkit::protocol::ReasonCode;
 use support::TestClient;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 #[tokio::test]
@@ -33,24 +31,10 @@ async fn bad_config_file_is_rejected_with_file_line_and_reason() {
 #[cfg(unix)]
 #[tokio::test]
 async fn broker_command_serves_and_shuts_down_on_sigterm() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mqttkit"))
-        .args(["broker", "--bind", "127.0.0.1:0", "--log", "warn"])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-        .await
-        .expect("the broker announces its address")
-        .unwrap()
-        .expect("a line");
-    let addr = line.rsplit(' ').next().unwrap().parse().expect("an address");
+    let (mut child, addr) = support::spawn_broker_cli(["--bind", "127.0.0.1:0", "--log", "warn"]).await;
     let mut client = TestClient::connect(addr, "cli-test").await;
     client.ping().await;
-    let status =
-        Command::new("kill").args(["-TERM", &child.id().unwrap().to_string()]).status().await.unwrap();
-    assert!(status.success());
+    support::send_signal(&child, "TERM").await;
     assert_eq!(client.expect_closed().await, Some(ReasonCode::ServerShuttingDown));
     let exit = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
     assert!(exit.success(), "{exit:?}");

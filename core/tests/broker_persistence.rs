@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -242,10 +243,7 @@ async fn clean_start_removes_the_stored_session() {
 #[tokio::test]
 async fn kill_9_loses_no_acknowledged_message_under_sync() {
     use std::collections::HashMap;
-    use std::process::Stdio;
     use std::time::Duration;
-    use tokio::io::{AsyncBufReadExt, BufReader};
-    use tokio::process::{Child, Command};
 
     let dir = TempDir::new("kill9");
     let config_path = dir.0.join("broker.toml");
@@ -258,24 +256,9 @@ async fn kill_9_loses_no_acknowledged_message_under_sync() {
     )
     .unwrap();
 
-    async fn start(config: &std::path::Path) -> (Child, std::net::SocketAddr) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mqttkit"))
-            .args(["broker", "--log", "warn", "--config"])
-            .arg(config)
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-            .await
-            .expect("broker starts")
-            .unwrap()
-            .expect("address line");
-        (child, line.rsplit(' ').next().unwrap().parse().unwrap())
-    }
-
-    let (mut broker, addr) = start(&config_path).await;
+    let broker_args =
+        [OsStr::new("--log"), OsStr::new("warn"), OsStr::new("--config"), config_path.as_os_str()];
+    let (mut broker, addr) = support::spawn_broker_cli(&broker_args).await;
     let (mut sub, _) = TestClient::connect_with(addr, persistent("offline")).await;
     sub.subscribe("k/#", QoS::ExactlyOnce).await;
     sub.disconnect().await;
@@ -325,7 +308,7 @@ async fn kill_9_loses_no_acknowledged_message_under_sync() {
     let _ = tokio::time::timeout(Duration::from_secs(10), publisher).await;
     let acked = acked.lock().unwrap().clone();
 
-    let (mut broker, addr) = start(&config_path).await;
+    let (mut broker, addr) = support::spawn_broker_cli(&broker_args).await;
     let (mut sub, connack) = TestClient::connect_with(addr, persistent("offline")).await;
     assert!(connack.session_present);
     let mut received: HashMap<String, usize> = HashMap::new();

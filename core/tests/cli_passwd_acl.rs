@@ -12,7 +12,7 @@ use bytes::Bytes;
 use mqttkit::broker::{PasswordFile, verify_password};
 use mqttkit::protocol::{Connect, QoS, ReasonCode};
 use support::TestClient;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 /// A directory removed when dropped.
@@ -215,19 +215,7 @@ async fn acl_add_and_remove_edit_an_acl_file_keeping_other_lines() {
 async fn the_broker_command_serves_a_password_file_and_an_acl_file_relative_to_its_config() {
     let dir = TempDir::new("broker");
     let config = write_config(&dir.0);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mqttkit"))
-        .args(["broker", "--log", "warn", "--config", path_str(&config)])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-        .await
-        .expect("the broker announces its address")
-        .unwrap()
-        .expect("a line");
-    let addr = line.rsplit(' ').next().unwrap().parse().expect("an address");
+    let (mut child, addr) = support::spawn_broker_cli(["--log", "warn", "--config", path_str(&config)]).await;
     let login = |password: &str| Connect {
         username: Some("alice".into()),
         password: Some(Bytes::copy_from_slice(password.as_bytes())),
@@ -242,9 +230,59 @@ async fn the_broker_command_serves_a_password_file_and_an_acl_file_relative_to_i
         alice.publish_simple("home/hall", "x", QoS::AtLeastOnce).await,
         ReasonCode::NoMatchingSubscribers
     );
-    let status =
-        Command::new("kill").args(["-TERM", &child.id().unwrap().to_string()]).status().await.unwrap();
-    assert!(status.success());
+    support::send_signal(&child, "TERM").await;
+    assert_eq!(alice.expect_closed().await, Some(ReasonCode::ServerShuttingDown));
+    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sighup_reloads_the_password_file_and_the_acl_file_keeping_clients_connected() {
+    let dir = TempDir::new("sighup");
+    let config = write_config(&dir.0);
+    let (mut child, addr) = support::spawn_broker_cli(["--log", "warn", "--config", path_str(&config)]).await;
+    let login = |password: &str| Connect {
+        username: Some("alice".into()),
+        password: Some(Bytes::copy_from_slice(password.as_bytes())),
+        ..Connect::new("alice-1")
+    };
+    let (mut alice, connack) = TestClient::connect_with(addr, login("pw")).await;
+    assert_eq!(connack.reason_code, ReasonCode::Success);
+    assert_eq!(alice.publish_simple("home/safe", "x", QoS::AtLeastOnce).await, ReasonCode::NotAuthorized);
+
+    let mut users = PasswordFile::read(&dir.0.join("passwd")).unwrap();
+    users.set_password("alice", b"new").unwrap();
+    users.write(&dir.0.join("passwd")).unwrap();
+    std::fs::write(dir.0.join("acl.conf"), "user alice\ntopic readwrite home/#\n").unwrap();
+    support::send_signal(&child, "HUP").await;
+
+    // The reload runs when the broker sees the signal: poll (bounded) for the new password.
+    let new_login = Connect { client_id: "alice-2".into(), ..login("new") };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut fresh = loop {
+        let (client, connack) = TestClient::connect_with(addr, new_login.clone()).await;
+        if connack.reason_code == ReasonCode::Success {
+            break client;
+        }
+        assert_eq!(connack.reason_code, ReasonCode::BadUserNameOrPassword);
+        assert!(tokio::time::Instant::now() < deadline, "the new password file was not loaded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let (_, refused) =
+        TestClient::connect_with(addr, Connect { client_id: "alice-3".into(), ..login("pw") }).await;
+    assert_eq!(refused.reason_code, ReasonCode::BadUserNameOrPassword, "the old password no longer works");
+    // The client connected before the reload stays connected, under the new rules.
+    assert_eq!(
+        alice.publish_simple("home/safe", "x", QoS::AtLeastOnce).await,
+        ReasonCode::NoMatchingSubscribers
+    );
+    assert_eq!(
+        fresh.publish_simple("home/safe", "x", QoS::AtLeastOnce).await,
+        ReasonCode::NoMatchingSubscribers
+    );
+
+    support::send_signal(&child, "TERM").await;
     assert_eq!(alice.expect_closed().await, Some(ReasonCode::ServerShuttingDown));
     let exit = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
     assert!(exit.success(), "{exit:?}");

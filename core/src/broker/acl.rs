@@ -418,6 +418,16 @@ impl Acl {
     /// [`BrokerError::Io`] if the file cannot be read, [`BrokerError::Config`] naming the
     /// file and line (or the inline rule) of a bad rule.
     pub fn from_config(config: &AclConfig) -> Result<Option<Self>, BrokerError> {
+        let acl = Self::load(config)?;
+        Ok((!acl.rules.is_empty() || acl.default == AclDefault::Deny).then_some(acl))
+    }
+
+    /// [`Acl::from_config`], also when there is nothing to check (an ACL allowing
+    /// everything): what a reload of a configured ACL file gives when the file was emptied.
+    ///
+    /// # Errors
+    /// As [`Acl::from_config`].
+    pub fn load(config: &AclConfig) -> Result<Self, BrokerError> {
         let mut rules = match &config.file {
             Some(path) => acl_file::read(path)?,
             None => Vec::new(),
@@ -425,16 +435,8 @@ impl Acl {
         rules.extend(config.rules.iter().enumerate().map(|(i, rule)| inline_rule(i, rule)));
         let configured = config.file.is_some() || !rules.is_empty();
         let default = config.default.unwrap_or(if configured { AclDefault::Deny } else { AclDefault::Allow });
-        if rules.is_empty() && default == AclDefault::Allow {
-            return Ok(None);
-        }
         let origin = config.file.as_deref().map_or_else(|| "[acl]".to_owned(), |p| p.display().to_string());
-        Acl::new(rules, default).map(Some).map_err(|reason| BrokerError::Config {
-            origin,
-            line: 1,
-            column: 1,
-            reason,
-        })
+        Acl::new(rules, default).map_err(|reason| BrokerError::Config { origin, line: 1, column: 1, reason })
     }
 
     /// Every rule, in the order of the file then of the inline rules.

@@ -33,6 +33,7 @@ mod listener;
 mod outbox;
 mod password_file;
 mod rate_limit;
+mod reload;
 mod retained;
 mod router;
 mod session;
@@ -71,6 +72,7 @@ pub use sys_topics::SysConfig;
 
 use listener::Listener;
 pub(crate) use outbox::Outbox;
+use reload::Reloadable;
 use retained::Retained;
 use router::Router;
 use session::{Delivery, Enqueued, Inflight, Message, OutState, Owner, Session};
@@ -191,15 +193,16 @@ impl BrokerBuilder {
             Durability::Memory => (Storage::memory(), storage::Restored::default()),
             _ => Storage::open(&config.storage)?,
         };
+        let mut reloadable = Reloadable::default();
         let authenticator = match self.authenticator {
             Some(authenticator) => authenticator,
-            None => Arc::new(ConfigAuthenticator::load(&config.auth)?),
+            None => reloadable.authenticator(ConfigAuthenticator::load(&config.auth)?),
         };
         let authorizer = match self.authorizer {
             Some(authorizer) => Some(authorizer),
             None => Acl::from_config(&config.acl)?.map(|acl| {
                 tracing::info!(rules = acl.rules().len(), default = ?acl.default_decision(), "ACL loaded");
-                Arc::new(acl) as Arc<dyn Authorizer>
+                reloadable.acl(acl)
             }),
         };
         let mut listeners = Vec::new();
@@ -215,6 +218,7 @@ impl BrokerBuilder {
             config,
             authenticator,
             authorizer,
+            reloadable,
             counters: Counters::default(),
             router: RwLock::new(Router::default()),
             sessions: Mutex::new(HashMap::new()),
@@ -280,6 +284,22 @@ impl BrokerHandle {
     /// The state and counters of each bridge, in configuration order.
     pub fn bridges(&self) -> Vec<BridgeStats> {
         self.bridges.iter().map(|bridge| bridge.snapshot()).collect()
+    }
+
+    /// Reads the password file and the ACL file of the configuration in force again and
+    /// puts them in force, as Mosquitto does on SIGHUP (`mqttkit broker` does this on
+    /// SIGHUP too). Connected clients stay connected: from now on each PUBLISH, SUBSCRIBE
+    /// and delivery is checked against the new rules, and each CONNECT against the new
+    /// users. The in-config `[[auth.users]]` and `[[acl.rules]]` stay what they were.
+    /// A custom [`Authenticator`] or [`Authorizer`] given to the builder is left alone, and
+    /// a broker started without any ACL stays without one.
+    ///
+    /// # Errors
+    /// A file cannot be read or has a bad line ([`BrokerError::Io`], or
+    /// [`BrokerError::Config`] naming the file and line): then nothing changes, neither the
+    /// users nor the rules.
+    pub fn reload_auth(&self) -> Result<(), BrokerError> {
+        self.shared.reloadable.reload(&self.shared.config.auth, &self.shared.config.acl)
     }
 
     /// Stops accepting connections, sends DISCONNECT 0x8B (Server shutting down) to MQTT 5
@@ -363,6 +383,8 @@ pub(crate) struct Shared {
     pub(crate) authenticator: Arc<dyn Authenticator>,
     /// `None`: everything is allowed, at no cost.
     pub(crate) authorizer: Option<Arc<dyn Authorizer>>,
+    /// The built-in authenticator and ACL among the two above, for [`BrokerHandle::reload_auth`].
+    reloadable: Reloadable,
     pub(crate) counters: Counters,
     router: RwLock<Router>,
     sessions: Mutex<HashMap<Arc<str>, Arc<Session>>>,

@@ -31,6 +31,42 @@ pub async fn start_broker_with(config: BrokerConfig) -> BrokerHandle {
         .expect("broker starts")
 }
 
+/// Runs `mqttkit broker` with `args` (which bind port 0), killed when dropped; returns it
+/// with the first address it announces on stdout.
+#[cfg(feature = "cli")]
+pub async fn spawn_broker_cli<S: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = S>,
+) -> (tokio::process::Child, SocketAddr) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mqttkit"))
+        .arg("broker")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("mqttkit broker starts");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("the broker announces its address")
+        .expect("stdout is readable")
+        .expect("an address line");
+    let addr = line.rsplit(' ').next().and_then(|addr| addr.parse().ok()).expect("an address");
+    (child, addr)
+}
+
+/// Sends `signal` (`"TERM"`, `"HUP"`, ...) to a child process with `kill`.
+#[cfg(unix)]
+pub async fn send_signal(child: &tokio::process::Child, signal: &str) {
+    let pid = child.id().expect("the child runs").to_string();
+    let status = tokio::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
 /// Waits (bounded) until `condition` holds, polling the broker's state.
 pub async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + TIMEOUT;

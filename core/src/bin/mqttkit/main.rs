@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mqttkit::broker::{Broker, BrokerConfig, Durability, ListenerConfig};
+use mqttkit::broker::{Broker, BrokerConfig, BrokerHandle, Durability, ListenerConfig};
 
 /// MQTT v5 / v3.1.1 engine: broker and tools.
 #[derive(Debug, Parser)]
@@ -124,10 +124,42 @@ async fn run_broker(args: BrokerArgs) -> Result<(), String> {
         // On stdout so that scripts can find the port when they bind port 0.
         println!("mqttkit broker listening on {addr}");
     }
-    termination().await;
+    serve_until_terminated(&broker).await;
     tracing::info!("shutting down");
     broker.shutdown().await;
     Ok(())
+}
+
+/// Waits for SIGINT or SIGTERM; on SIGHUP meanwhile, reloads the password file and the ACL
+/// file (a bad file is logged and the rules in force stay).
+async fn serve_until_terminated(broker: &BrokerHandle) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGHUP: no reloading");
+                return termination().await;
+            }
+        };
+        let terminated = termination();
+        tokio::pin!(terminated);
+        loop {
+            tokio::select! {
+                () = &mut terminated => return,
+                _ = hangups.recv() => match broker.reload_auth() {
+                    Ok(()) => tracing::info!("SIGHUP: password file and ACL reloaded"),
+                    Err(error) => tracing::error!(%error, "SIGHUP: reload failed; the rules in force stay"),
+                },
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = broker;
+        termination().await;
+    }
 }
 
 /// Runs a client command on a fresh runtime; errors are printed with the command's name.
