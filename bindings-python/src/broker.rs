@@ -91,6 +91,17 @@ impl NativeBroker {
         Ok(dict)
     }
 
+    /// Reads the password file and the ACL file again and puts them in force
+    /// (`BrokerHandle::reload_auth`); a bad file raises and changes nothing.
+    fn reload_auth(&self, py: Python<'_>) -> PyResult<()> {
+        let guard = self.broker.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(broker) = guard.as_ref() else {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err("the broker is closed"));
+        };
+        py.detach(|| broker.reload_auth())
+            .map_err(|error| to_py_err(Error::InvalidConfiguration(error.to_string())))
+    }
+
     /// Whether the broker is running.
     #[getter]
     fn running(&self) -> bool {

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -106,6 +107,23 @@ async def test_acl_refusals_are_errors_with_reason_codes_and_are_counted() -> No
             assert stats["publish_denied"] == 1 and stats["subscribe_denied"] == 1
 
 
+async def test_reload_auth_rereads_the_acl_file(tmp_path: Path) -> None:
+    acl = tmp_path / "acl.conf"
+    acl.write_text("topic readwrite a/#\n")
+    async with mqttkit.Broker(port=0, config=f"[acl]\nfile = {str(acl)!r}\n") as broker:
+        async with mqttkit.Client(broker.url, client_id=unique()) as client:
+            with pytest.raises(mqttkit.PublishFailedError) as refused:
+                await client.publish("b/x", b"no", qos=1)
+            assert refused.value.reason_code == 0x87
+            acl.write_text("topic readwrite b/#\n")
+            broker.reload_auth()
+            await client.publish("b/x", b"yes", qos=1)
+            acl.write_text("topic sometimes b/#\n")
+            with pytest.raises(mqttkit.InvalidConfigurationError, match=r"acl\.conf:1:"):
+                broker.reload_auth()
+            await client.publish("b/y", b"still", qos=1)
+
+
 async def test_invalid_configuration_and_busy_port() -> None:
     with pytest.raises(mqttkit.InvalidConfigurationError):
         await mqttkit.Broker(port=0, limits={"no_such_limit": 1}).start()
@@ -181,9 +199,12 @@ def test_python_m_mqttkit_broker() -> None:
         assert f"127.0.0.1:{port}" in line, line
         with mqttkit.sync.Client(f"mqtt://127.0.0.1:{port}", client_id=unique()) as client:
             assert client.ping().round_trip >= 0
+        # SIGHUP (handled before the SIGTERM sent after it) reloads the auth files.
+        process.send_signal(signal.SIGHUP)
         process.send_signal(signal.SIGTERM)
         assert process.wait(EVENT_TIMEOUT) == 0
-        assert "stopped" in process.stdout.read()
+        rest = process.stdout.read()
+        assert "reloaded" in rest and "stopped" in rest, rest
     finally:
         if process.poll() is None:
             process.kill()

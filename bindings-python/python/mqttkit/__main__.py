@@ -1,5 +1,6 @@
 """``python -m mqttkit broker [--host H] [--port P] [--config FILE]``: runs the embedded
-broker until interrupted (Ctrl-C or SIGTERM)."""
+broker until interrupted (Ctrl-C or SIGTERM); SIGHUP reloads the password file and the ACL
+file."""
 
 from __future__ import annotations
 
@@ -32,6 +33,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         async with Broker(args.host, args.port, config=config) as running:
+
+            def reload() -> None:
+                try:
+                    running.reload_auth()
+                    print("mqttkit broker: password file and ACL reloaded", flush=True)
+                except MqttError as error:
+                    print(f"mqttkit broker: reload failed, the rules in force stay: {error}", file=sys.stderr)
+
+            if hasattr(signal, "SIGHUP"):
+                loop.add_signal_handler(signal.SIGHUP, reload)
             print(f"mqttkit broker listening on {running.url}", flush=True)
             await stop.wait()
         print("mqttkit broker stopped", flush=True)

@@ -113,6 +113,14 @@ class Broker:
         publish_denied, subscribe_denied."""
         return dict(self._running().stats())
 
+    def reload_auth(self) -> None:
+        """Reads the password file and the ACL file of the configuration again and puts
+        them in force, as Mosquitto does on SIGHUP: connected clients stay connected and are
+        checked against the new rules from now on. Raises
+        :class:`mqttkit.InvalidConfigurationError` naming the file and line of a bad file;
+        then nothing changes."""
+        self._running().reload_auth()
+
     async def close(self) -> None:
         """Stops gracefully: DISCONNECT (Server shutting down) to MQTT 5 clients, storage
         flushed, every task joined. Idempotent."""
