@@ -96,6 +96,17 @@ static mqttkit_client_t *broker_client(mqttkit_broker_t *broker, size_t listener
     return client;
 }
 
+/* A broker started from a TOML configuration (NULL, with a failed check, if it cannot
+ * start). */
+static mqttkit_broker_t *start_toml_broker(const char *toml) {
+    mqttkit_broker_config_t *config = NULL;
+    CHECK_OK(mqttkit_broker_config_from_toml(toml, &config));
+    mqttkit_broker_t *broker = NULL;
+    CHECK_OK(mqttkit_broker_start(config, &broker));
+    mqttkit_broker_config_free(config);
+    return broker;
+}
+
 /* Every per-field setter; users, anonymous access, connection limit and listeners take
  * effect. */
 static void test_broker_config_setters(void) {
@@ -152,13 +163,8 @@ static void test_broker_config_setters(void) {
 /* An ACL from the TOML configuration: what it does not grant is refused with 0x87 and
  * counted. */
 static void test_broker_acl_from_toml(void) {
-    mqttkit_broker_config_t *config = NULL;
-    CHECK_OK(mqttkit_broker_config_from_toml("[[listener]]\nbind = \"127.0.0.1:0\"\n"
-                                             "[[acl.rules]]\naccess = \"readwrite\"\ntopic = \"public/#\"\n",
-                                             &config));
-    mqttkit_broker_t *broker = NULL;
-    CHECK_OK(mqttkit_broker_start(config, &broker));
-    mqttkit_broker_config_free(config);
+    mqttkit_broker_t *broker = start_toml_broker("[[listener]]\nbind = \"127.0.0.1:0\"\n"
+                                                 "[[acl.rules]]\naccess = \"readwrite\"\ntopic = \"public/#\"\n");
     if (!broker) return;
     mqttkit_client_t *client = broker_client(broker, 0, NULL, NULL);
     CHECK_OK(mqttkit_client_connect_sync(client, 10000, NULL));
@@ -192,11 +198,7 @@ static void test_broker_reload_auth(void) {
     fputs("topic readwrite a/#\n", file);
     fclose(file);
     snprintf(toml, sizeof toml, "[[listener]]\nbind = \"127.0.0.1:0\"\n[acl]\nfile = \"%s\"\n", acl);
-    mqttkit_broker_config_t *config = NULL;
-    CHECK_OK(mqttkit_broker_config_from_toml(toml, &config));
-    mqttkit_broker_t *broker = NULL;
-    CHECK_OK(mqttkit_broker_start(config, &broker));
-    mqttkit_broker_config_free(config);
+    mqttkit_broker_t *broker = start_toml_broker(toml);
     if (!broker) return;
     mqttkit_client_t *client = broker_client(broker, 0, NULL, NULL);
     CHECK_OK(mqttkit_client_connect_sync(client, 10000, NULL));

@@ -210,17 +210,30 @@ async fn acl_add_and_remove_edit_an_acl_file_keeping_other_lines() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), expected);
 }
 
+/// CONNECT as alice (client id `alice-1`) with `password`.
+fn login(password: &str) -> Connect {
+    Connect {
+        username: Some("alice".into()),
+        password: Some(Bytes::copy_from_slice(password.as_bytes())),
+        ..Connect::new("alice-1")
+    }
+}
+
+/// SIGTERM: the connected `client` gets DISCONNECT 0x8B and the broker exits with success.
+#[cfg(unix)]
+async fn terminate(mut child: tokio::process::Child, mut client: TestClient) {
+    support::send_signal(&child, "TERM").await;
+    assert_eq!(client.expect_closed().await, Some(ReasonCode::ServerShuttingDown));
+    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn the_broker_command_serves_a_password_file_and_an_acl_file_relative_to_its_config() {
     let dir = TempDir::new("broker");
     let config = write_config(&dir.0);
-    let (mut child, addr) = support::spawn_broker_cli(["--log", "warn", "--config", path_str(&config)]).await;
-    let login = |password: &str| Connect {
-        username: Some("alice".into()),
-        password: Some(Bytes::copy_from_slice(password.as_bytes())),
-        ..Connect::new("alice-1")
-    };
+    let (child, addr) = support::spawn_broker_cli(["--log", "warn", "--config", path_str(&config)]).await;
     let (_, refused) = TestClient::connect_with(addr, login("wrong")).await;
     assert_eq!(refused.reason_code, ReasonCode::BadUserNameOrPassword);
     let (mut alice, connack) = TestClient::connect_with(addr, login("pw")).await;
@@ -230,10 +243,7 @@ async fn the_broker_command_serves_a_password_file_and_an_acl_file_relative_to_i
         alice.publish_simple("home/hall", "x", QoS::AtLeastOnce).await,
         ReasonCode::NoMatchingSubscribers
     );
-    support::send_signal(&child, "TERM").await;
-    assert_eq!(alice.expect_closed().await, Some(ReasonCode::ServerShuttingDown));
-    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
-    assert!(exit.success(), "{exit:?}");
+    terminate(child, alice).await;
 }
 
 #[cfg(unix)]
@@ -241,12 +251,7 @@ async fn the_broker_command_serves_a_password_file_and_an_acl_file_relative_to_i
 async fn sighup_reloads_the_password_file_and_the_acl_file_keeping_clients_connected() {
     let dir = TempDir::new("sighup");
     let config = write_config(&dir.0);
-    let (mut child, addr) = support::spawn_broker_cli(["--log", "warn", "--config", path_str(&config)]).await;
-    let login = |password: &str| Connect {
-        username: Some("alice".into()),
-        password: Some(Bytes::copy_from_slice(password.as_bytes())),
-        ..Connect::new("alice-1")
-    };
+    let (child, addr) = support::spawn_broker_cli(["--log", "warn", "--config", path_str(&config)]).await;
     let (mut alice, connack) = TestClient::connect_with(addr, login("pw")).await;
     assert_eq!(connack.reason_code, ReasonCode::Success);
     assert_eq!(alice.publish_simple("home/safe", "x", QoS::AtLeastOnce).await, ReasonCode::NotAuthorized);
@@ -282,8 +287,5 @@ async fn sighup_reloads_the_password_file_and_the_acl_file_keeping_clients_conne
         ReasonCode::NoMatchingSubscribers
     );
 
-    support::send_signal(&child, "TERM").await;
-    assert_eq!(alice.expect_closed().await, Some(ReasonCode::ServerShuttingDown));
-    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
-    assert!(exit.success(), "{exit:?}");
+    terminate(child, alice).await;
 }
