@@ -384,6 +384,12 @@ export interface BrokerStats {
   queued: number
   dropped: number
   expired: number
+  /** Times a client was paused for going over a `[limits]` rate limit (nothing is dropped). */
+  throttled: number
+  /** PUBLISH packets (and wills) refused by the ACL. */
+  publishDenied: number
+  /** SUBSCRIBE topic filters refused by the ACL. */
+  subscribeDenied: number
 }
 
 /** The embedded broker. A running broker keeps the process alive until `close()`. */
@@ -394,6 +400,11 @@ export class Broker {
   readonly port: number
   readonly addresses: string[]
   stats (): BrokerStats
+  /**
+   * Reads the password file and the ACL file again and puts them in force (Mosquitto's
+   * SIGHUP); throws ERR_MQTT_INVALID_CONFIGURATION naming the file and line of a bad file.
+   */
+  reloadAuth (): void
   close (): Promise<void>
 }
 

@@ -959,9 +959,22 @@ class Broker {
     })
   }
 
-  /** A snapshot of the counters: connections, messagesIn, messagesOut, bytesIn, ... */
+  /** A snapshot of the counters: connections, messagesIn, messagesOut, bytesIn, ..., throttled, publishDenied, subscribeDenied. */
   stats () {
     return this._native.stats()
+  }
+
+  /**
+   * Reads the password file and the ACL file of the configuration again and puts them in
+   * force, as Mosquitto does on SIGHUP: connected clients stay connected and are checked
+   * against the new rules from now on. Throws ERR_MQTT_INVALID_CONFIGURATION naming the
+   * file and line of a bad file; then nothing changes.
+   */
+  reloadAuth () {
+    const error = this._native.reloadAuth()
+    if (error != null) {
+      throw new MqttError({ code: 'ERR_MQTT_INVALID_CONFIGURATION', kind: 'INVALID_CONFIGURATION', errno: 15, message: error })
+    }
   }
 
   /** Stops the broker (DISCONNECT 0x8B to MQTT 5 clients) and waits until it stopped. */

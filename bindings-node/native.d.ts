@@ -7,6 +7,12 @@ export declare class NativeBroker {
   get addresses(): Array<string>
   /** A snapshot of the counters (zeros once closed). */
   stats(): NativeBrokerStats
+  /**
+   * Reads the password file and the ACL file again and puts them in force
+   * (`BrokerHandle::reload_auth`); returns the error (file and line) of a bad file,
+   * in which case nothing changed.
+   */
+  reloadAuth(): string | null
   /** Shuts the broker down gracefully; `done` is called once it is stopped. */
   close(done: () => unknown): void
 }
@@ -185,6 +191,12 @@ export interface NativeBrokerStats {
   dropped: number
   /** Messages expired while queued. */
   expired: number
+  /** Times a client was paused for going over a `[limits]` rate limit. */
+  throttled: number
+  /** PUBLISH packets (and wills) refused by the ACL. */
+  publishDenied: number
+  /** SUBSCRIBE topic filters refused by the ACL. */
+  subscribeDenied: number
 }
 
 /** A user of the broker's built-in authentication. */

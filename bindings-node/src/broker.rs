@@ -76,6 +76,12 @@ pub struct NativeBrokerStats {
     pub dropped: f64,
     /// Messages expired while queued.
     pub expired: f64,
+    /// Times a client was paused for going over a `[limits]` rate limit.
+    pub throttled: f64,
+    /// PUBLISH packets (and wills) refused by the ACL.
+    pub publish_denied: f64,
+    /// SUBSCRIBE topic filters refused by the ACL.
+    pub subscribe_denied: f64,
 }
 
 impl From<BrokerStats> for NativeBrokerStats {
@@ -92,6 +98,9 @@ impl From<BrokerStats> for NativeBrokerStats {
             queued: s.queued as f64,
             dropped: s.dropped as f64,
             expired: s.expired as f64,
+            throttled: s.throttled as f64,
+            publish_denied: s.publish_denied as f64,
+            subscribe_denied: s.subscribe_denied as f64,
         }
     }
 }
@@ -194,6 +203,18 @@ impl NativeBroker {
     pub fn stats(&self) -> NativeBrokerStats {
         let guard = self.handle.lock().unwrap_or_else(|p| p.into_inner());
         guard.as_ref().map(BrokerHandle::stats).unwrap_or_default().into()
+    }
+
+    /// Reads the password file and the ACL file again and puts them in force
+    /// (`BrokerHandle::reload_auth`); returns the error (file and line) of a bad file,
+    /// in which case nothing changed.
+    #[napi]
+    pub fn reload_auth(&self) -> Option<String> {
+        let guard = self.handle.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(handle) => handle.reload_auth().err().map(|error| error.to_string()),
+            None => Some("the broker is closed".into()),
+        }
     }
 
     /// Shuts the broker down gracefully; `done` is called once it is stopped.

@@ -119,3 +119,40 @@ test('mqttkit client to the mqttkit broker at QoS 0, 1, 2', async () => {
     await broker.close()
   }
 })
+
+test('ACL refusals and rate-limit pauses are counted; reloadAuth re-reads the ACL file', async () => {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mqttkit-node-acl-'))
+  const acl = path.join(dir, 'acl.conf')
+  fs.writeFileSync(acl, 'topic readwrite public/#\n')
+  const config = `[limits]\nmax_publish_rate = 5\n[acl]\nfile = ${JSON.stringify(acl)}\n`
+  const broker = await mqttkit.Broker.start({ port: 0, config })
+  try {
+    const client = await mqttkit.connect(broker.url, { clientId: 'acl-node', reconnect: false })
+    await assert.rejects(client.subscribe('secret/x', { qos: 1 }),
+      (error) => error.code === 'ERR_MQTT_SUBSCRIBE_FAILED' && error.reasonCodes[0] === 0x87)
+    await assert.rejects(client.publish('secret/x', 'no', { qos: 1 }),
+      (error) => error.code === 'ERR_MQTT_PUBLISH_FAILED' && error.reasonCode === 0x87)
+    // Over 5 publications a second the broker stops reading for a while: nothing is lost.
+    for (let i = 0; i < 12; i++) await client.publish('public/a', `${i}`, { qos: 1 })
+    let stats = broker.stats()
+    assert.ok(stats.throttled >= 1, JSON.stringify(stats))
+    assert.equal(stats.publishDenied, 1)
+    assert.equal(stats.subscribeDenied, 1)
+
+    fs.writeFileSync(acl, 'topic readwrite secret/#\n')
+    broker.reloadAuth()
+    await client.publish('secret/x', 'yes', { qos: 1 })
+    fs.writeFileSync(acl, 'topic sometimes secret/#\n')
+    assert.throws(() => broker.reloadAuth(),
+      (error) => error.code === 'ERR_MQTT_INVALID_CONFIGURATION' && error.message.includes('acl.conf:1:'))
+    await client.publish('secret/y', 'still', { qos: 1 })
+    stats = broker.stats()
+    assert.equal(stats.publishDenied, 1)
+    await client.end()
+  } finally {
+    await broker.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
