@@ -40,13 +40,23 @@ fn started(py: Python<'_>, (broker, runtime): (BrokerHandle, RuntimeUser)) -> Py
 }
 
 /// Starts a broker from a TOML configuration (`config`, may be empty) listening on `bind`
-/// (`host:port`, port 0 for a free one). Returns an awaitable (or, when `blocking`, the
-/// broker) of a `NativeBroker`.
+/// (`host:port`, port 0 for a free one); relative file paths in it are taken relative to
+/// `base_dir` when given. Returns an awaitable (or, when `blocking`, the broker) of a
+/// `NativeBroker`.
 #[pyfunction]
-#[pyo3(signature = (config, bind, blocking))]
-pub(crate) fn start_broker(py: Python<'_>, config: &str, bind: &str, blocking: bool) -> PyResult<Py<PyAny>> {
-    let config = BrokerConfig::from_toml_str(config, "mqttkit.Broker options")
+#[pyo3(signature = (config, bind, blocking, base_dir=None))]
+pub(crate) fn start_broker(
+    py: Python<'_>,
+    config: &str,
+    bind: &str,
+    blocking: bool,
+    base_dir: Option<std::path::PathBuf>,
+) -> PyResult<Py<PyAny>> {
+    let mut config = BrokerConfig::from_toml_str(config, "mqttkit.Broker options")
         .map_err(|error| to_py_err(broker_error(error)))?;
+    if let Some(dir) = base_dir {
+        config.resolve_relative_to(&dir);
+    }
     let bind: SocketAddr =
         bind.parse().map_err(|error| invalid_configuration(format!("broker address {bind:?}: {error}")))?;
     let runtime = py

@@ -124,6 +124,29 @@ async def test_reload_auth_rereads_the_acl_file(tmp_path: Path) -> None:
             await client.publish("b/y", b"still", qos=1)
 
 
+async def test_config_file_paths_are_relative_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "acl.conf").write_text("topic readwrite a/#\n")
+    (tmp_path / "broker.toml").write_text('[acl]\nfile = "acl.conf"\n')
+    async with mqttkit.Broker(port=0, config_file=tmp_path / "broker.toml") as broker:
+        async with mqttkit.Client(broker.url, client_id=unique()) as client:
+            await client.publish("a/x", b"yes", qos=1)
+            with pytest.raises(mqttkit.PublishFailedError):
+                await client.publish("b/x", b"no", qos=1)
+
+
+def test_python_m_mqttkit_broker_reports_a_missing_config_file(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.toml"
+    result = subprocess.run(
+        [sys.executable, "-m", "mqttkit", "broker", "--port", "0", "--config", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=EVENT_TIMEOUT,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert result.returncode == 2, result.stderr
+    assert "missing.toml" in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
 async def test_invalid_configuration_and_busy_port() -> None:
     with pytest.raises(mqttkit.InvalidConfigurationError):
         await mqttkit.Broker(port=0, limits={"no_such_limit": 1}).start()

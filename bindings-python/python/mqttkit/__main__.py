@@ -22,17 +22,12 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     from . import Broker, MqttError
 
-    config = None
-    if args.config:
-        with open(args.config, encoding="utf-8") as file:
-            config = file.read()
-
     async def serve() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        async with Broker(args.host, args.port, config=config) as running:
+        async with Broker(args.host, args.port, config_file=args.config) as running:
 
             def reload() -> None:
                 try:
@@ -52,6 +47,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except MqttError as error:
         print(f"mqttkit broker: {error}", file=sys.stderr)
         return 1
+    except OSError as error:
+        print(f"mqttkit broker: cannot read the configuration: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from types import TracebackType
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
@@ -41,7 +42,9 @@ class Broker:
 
     ``async with mqttkit.Broker(port=0) as broker:`` starts it on a free port
     (``broker.url``) and stops it gracefully on exit. Configuration: a TOML text
-    (``config=``, the format of ``mqttkit broker --config``) and/or the sections as dicts
+    (``config=``, the format of ``mqttkit broker --config``), or that of a file
+    (``config_file=``: relative ``password_file`` / ``acl.file`` paths in it are taken
+    relative to the file, as ``mqttkit broker --config`` does), and/or the sections as dicts
     (``limits={"max_connections": 100}``, ``features=...``, ``storage={"durability":
     "sync", "data_dir": "..."}``), ``allow_anonymous`` and ``users=[("alice", "secret")]``.
     """
@@ -52,6 +55,7 @@ class Broker:
         port: int = 0,
         *,
         config: Optional[str] = None,
+        config_file: Optional[Union[str, "os.PathLike[str]"]] = None,
         limits: Optional[Mapping[str, ConfigValue]] = None,
         features: Optional[Mapping[str, ConfigValue]] = None,
         storage: Optional[Mapping[str, ConfigValue]] = None,
@@ -60,7 +64,13 @@ class Broker:
     ) -> None:
         auth = {"allow_anonymous": allow_anonymous} if allow_anonymous is not None else None
         generated = _toml({"limits": limits, "features": features, "storage": storage, "auth": auth}, users)
-        self._config = (config + "\n" if config else "") + generated
+        texts = [config] if config else []
+        self._base_dir: Optional[str] = None
+        if config_file is not None:
+            with open(config_file, encoding="utf-8") as file:
+                texts.append(file.read())
+            self._base_dir = os.path.dirname(os.path.abspath(config_file))
+        self._config = "".join(text + "\n" for text in texts) + generated
         self._bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self._native: Optional[Any] = None
 
@@ -72,13 +82,13 @@ class Broker:
     async def start(self) -> "Broker":
         """Binds the listener and starts serving."""
         if self._native is None:
-            self._native = await _mqttkit.start_broker(self._config, self._bind, False)
+            self._native = await _mqttkit.start_broker(self._config, self._bind, False, self._base_dir)
         return self
 
     def start_blocking(self) -> "Broker":
         """:meth:`start` for code without an event loop."""
         if self._native is None:
-            self._native = _mqttkit.start_broker(self._config, self._bind, True)
+            self._native = _mqttkit.start_broker(self._config, self._bind, True, self._base_dir)
         return self
 
     @property

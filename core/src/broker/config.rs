@@ -100,13 +100,19 @@ impl BrokerConfig {
         let text = std::fs::read_to_string(path)
             .map_err(|source| BrokerError::Io { context: format!("reading {}", path.display()), source })?;
         let mut config = Self::from_toml_str(&text, &path.display().to_string())?;
-        let dir = path.parent().unwrap_or(Path::new(""));
-        for file in [&mut config.auth.password_file, &mut config.acl.file].into_iter().flatten() {
+        config.resolve_relative_to(path.parent().unwrap_or(Path::new("")));
+        Ok(config)
+    }
+
+    /// Makes relative `auth.password_file` and `acl.file` paths relative to `dir` (what
+    /// [`BrokerConfig::from_toml_file`] does with the file's directory), for a
+    /// configuration parsed from text that came from a file.
+    pub fn resolve_relative_to(&mut self, dir: &Path) {
+        for file in [&mut self.auth.password_file, &mut self.acl.file].into_iter().flatten() {
             if file.is_relative() {
                 *file = dir.join(&*file);
             }
         }
-        Ok(config)
     }
 
     /// Checks values that the type system cannot: returns the reason for the first bad one.
