@@ -50,6 +50,7 @@ impl Listener {
         let tcp = TcpListener::bind(config.bind)
             .await
             .map_err(|source| BrokerError::Io { context: format!("binding {}", config.bind), source })?;
+        defer_accept(&tcp);
         Ok(Listener { tcp, transport })
     }
 
@@ -63,6 +64,35 @@ impl Listener {
             .map_err(|source| BrokerError::Io { context: "local address of a listener".into(), source })
     }
 }
+
+/// Asks the kernel to hand over a connection only once its first bytes (CONNECT, a TLS
+/// ClientHello or a WebSocket upgrade request: the client always speaks first) have
+/// arrived, so that accepting and reading the CONNECT take one wake-up instead of two.
+/// Connections still silent after a few seconds are handed over anyway and meet the
+/// CONNECT timeout as before. Best effort: a kernel without the option accepts as usual.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn defer_accept(listener: &TcpListener) {
+    use std::os::fd::AsRawFd;
+    let seconds: libc::c_int = 5;
+    // SAFETY: the file descriptor is the listener's own, open for the call's duration, and
+    // the option value points at a live c_int whose size is passed along.
+    let result = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            std::ptr::from_ref(&seconds).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if result != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "TCP_DEFER_ACCEPT not set");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn defer_accept(_listener: &TcpListener) {}
 
 fn transport(config: &ListenerConfig) -> Result<Transport, BrokerError> {
     let invalid = |reason: String| BrokerError::Listener { bind: config.bind, reason };
@@ -186,4 +216,37 @@ async fn handshake<S: Stream>(
     tracing::debug!(%peer, %error, "{what} handshake failed");
     shared.connection_finished();
     None
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+
+    #[allow(unsafe_code)]
+    fn defer_accept_seconds(listener: &TcpListener) -> libc::c_int {
+        let mut value: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: the descriptor is the listener's own; value and len are live locals of the
+        // sizes passed.
+        let result = unsafe {
+            libc::getsockopt(
+                listener.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_DEFER_ACCEPT,
+                std::ptr::from_mut(&mut value).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(result, 0, "getsockopt: {}", std::io::Error::last_os_error());
+        value
+    }
+
+    #[tokio::test]
+    async fn listeners_wait_for_the_clients_first_bytes() {
+        let config = ListenerConfig::tcp(SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = Listener::bind(&config).await.unwrap();
+        assert!(defer_accept_seconds(&listener.tcp) > 0);
+    }
 }
