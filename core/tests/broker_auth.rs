@@ -15,7 +15,10 @@ fn users_only() -> BrokerConfig {
     BrokerConfig {
         auth: AuthConfig {
             allow_anonymous: false,
-            users: vec![UserConfig { username: "alice".into(), password: "wonder".into() }],
+            users: vec![
+                UserConfig { username: "alice".into(), password: "wonder".into() },
+                UserConfig { username: "bob".into(), password: "builder".into() },
+            ],
             ..Default::default()
         },
         ..Default::default()
@@ -112,6 +115,28 @@ async fn scram_sha_256_enhanced_authentication_and_reauthentication() {
         .send(Packet::Auth(Auth::new(ReasonCode::ReAuthenticate, SCRAM_SHA_256, Some(wrong.first()))))
         .await;
     let _ = finish_scram_until_close(&mut client, &mut wrong).await;
+    broker.shutdown().await;
+}
+
+/// Re-authentication proves the connection's identity again: a client signed in as alice
+/// cannot become bob by re-authenticating with bob's (valid) credentials.
+#[tokio::test]
+async fn reauthentication_as_another_user_closes_the_connection() {
+    let broker = start_broker_with(users_only()).await;
+    let mut scram = ScramClient::new("alice", "wonder");
+    let mut raw = mqttkit::testing::RawTestClient::connect(broker.local_addr()).await.unwrap();
+    raw.set_protocol_version(ProtocolVersion::V5);
+    let mut client = TestClient::from_raw(raw, ProtocolVersion::V5);
+    client.send(Packet::Connect(Box::new(scram_connect("switch", &scram)))).await;
+    match finish_scram(&mut client, &mut scram).await {
+        Packet::ConnAck(connack) => assert_eq!(connack.reason_code, ReasonCode::Success),
+        other => panic!("expected CONNACK, got {other:?}"),
+    }
+    let mut bob = ScramClient::new("bob", "builder");
+    client
+        .send(Packet::Auth(Auth::new(ReasonCode::ReAuthenticate, SCRAM_SHA_256, Some(bob.first()))))
+        .await;
+    let _ = finish_scram_until_close(&mut client, &mut bob).await;
     broker.shutdown().await;
 }
 

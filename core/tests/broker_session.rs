@@ -184,6 +184,26 @@ async fn mqtt_3_14_4_3_will_depends_on_the_disconnect_reason() {
     broker.shutdown().await;
 }
 
+/// A will cannot reach the broker's `$SYS` topics any more than a PUBLISH can: CONNECT is
+/// refused with 0x87 Not authorized (0x05 in 3.1.1), and nothing appears under `$SYS`.
+#[tokio::test]
+async fn a_will_on_a_sys_topic_is_refused_at_connect() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    for version in [ProtocolVersion::V5, ProtocolVersion::V311] {
+        let mut will = Will::new("$SYS/broker/version", Bytes::from_static(b"forged"));
+        will.retain = true;
+        let connect = Connect { protocol_version: version, will: Some(will), ..Connect::new("forger") };
+        let (_, connack) = TestClient::connect_with(addr, connect).await;
+        assert_eq!(connack.reason_code, ReasonCode::NotAuthorized, "{version:?}");
+    }
+    let mut watcher = TestClient::connect(addr, "watcher").await;
+    watcher.subscribe("$SYS/broker/version", QoS::AtMostOnce).await;
+    let version = watcher.recv_publish().await;
+    assert_ne!(&version.payload[..], b"forged");
+    broker.shutdown().await;
+}
+
 #[tokio::test]
 async fn will_on_v311_abnormal_close_and_retained_will() {
     let broker = start_broker().await;

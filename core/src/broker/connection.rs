@@ -393,6 +393,11 @@ impl<S: Stream> Connection<S> {
             if will.retain && !config.features.retain_available {
                 return Err(self.refuse(peer, ReasonCode::RetainNotSupported, None).await);
             }
+            if is_sys_topic(&will.topic) {
+                return Err(self
+                    .refuse(peer, ReasonCode::NotAuthorized, Some("a will may not be published to $SYS topics"))
+                    .await);
+            }
         }
 
         // Authentication.
@@ -997,7 +1002,7 @@ impl<S: Stream> Connection<S> {
             }
         }
         // Clients cannot publish to $SYS (reserved for the broker).
-        if topic == "$SYS" || topic.starts_with("$SYS/") {
+        if is_sys_topic(&topic) {
             tracing::debug!(client_id = &*self.client_id, %topic, "PUBLISH to $SYS refused");
             self.refuse_publish(qos, packet_id, "clients may not publish to $SYS topics");
             return Ok(());
@@ -1368,6 +1373,17 @@ impl<S: Stream> Connection<S> {
                 Ok(())
             }
             AuthStep::Success(data) => {
+                // Re-authentication proves the same identity again; it cannot switch users.
+                if let Some(username) = exchange.username()
+                    && self.username.as_deref() != Some(username)
+                {
+                    tracing::warn!(
+                        client_id = &*self.client_id,
+                        username,
+                        "re-authentication as another user refused"
+                    );
+                    return Err(Close::Violation(ReasonCode::NotAuthorized));
+                }
                 self.send(Packet::Auth(Auth::new(ReasonCode::Success, method, data)));
                 Ok(())
             }
@@ -1465,4 +1481,10 @@ impl<S: Stream> Connection<S> {
         }
         session.released.notify_waiters();
     }
+}
+
+/// Whether `topic` is one of the broker's own `$SYS` topics, which clients may not publish to
+/// (neither directly nor through a will).
+fn is_sys_topic(topic: &str) -> bool {
+    topic == "$SYS" || topic.starts_with("$SYS/")
 }
