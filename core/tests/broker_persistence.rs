@@ -183,6 +183,42 @@ async fn a_delayed_will_is_published_after_a_restart() {
     broker.shutdown().await;
 }
 
+/// MQTT-3.1.2-8: a broker shutting down closes its clients' connections, so their wills
+/// apply. One without a delay is published before storage is flushed: queued for an offline
+/// persistent session and, retained, kept across the restart. A delayed one stays pending.
+#[tokio::test]
+async fn mqtt_3_1_2_8_wills_apply_when_the_broker_shuts_down() {
+    let dir = TempDir::new("will-shutdown");
+    let broker = start_broker_with(config(&dir, Durability::Sync)).await;
+    let addr = broker.local_addr();
+    let (mut watcher, _) = TestClient::connect_with(addr, persistent("watcher")).await;
+    watcher.subscribe("wills/#", QoS::AtLeastOnce).await;
+    watcher.disconnect().await;
+    let mut now = Will::new("wills/now", Bytes::from_static(b"gone"));
+    now.qos = QoS::AtLeastOnce;
+    now.retain = true;
+    let (_now, _) = TestClient::connect_with(addr, Connect { will: Some(now), ..persistent("now") }).await;
+    let mut later = Will::new("wills/later", Bytes::from_static(b"late"));
+    later.properties.will_delay_interval = Some(3600);
+    let (_later, _) =
+        TestClient::connect_with(addr, Connect { will: Some(later), ..persistent("later") }).await;
+    broker.shutdown().await;
+
+    let broker = start_broker_with(config(&dir, Durability::Sync)).await;
+    let addr = broker.local_addr();
+    assert_eq!(broker.stats().retained, 1);
+    let (mut watcher, connack) = TestClient::connect_with(addr, persistent("watcher")).await;
+    assert!(connack.session_present);
+    let got = watcher.recv_and_ack().await;
+    assert_eq!((&*got.topic, &got.payload[..]), ("wills/now", &b"gone"[..]));
+    // The delayed will is not due: `later` coming back cancels it.
+    let (back, connack) = TestClient::connect_with(addr, persistent("later")).await;
+    assert!(connack.session_present);
+    back.disconnect().await;
+    watcher.expect_nothing().await;
+    broker.shutdown().await;
+}
+
 /// A client that comes back before its Will Delay Interval cancels the stored will too.
 #[tokio::test]
 async fn a_resumed_session_cancels_its_stored_will() {

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mqttkit::broker::{BrokerConfig, Limits};
 use mqttkit::protocol::{
-    Connect, ConnectProperties, Disconnect, Packet, ProtocolVersion, PubRec, QoS, ReasonCode, Will,
+    Connect, ConnectProperties, Disconnect, Packet, ProtocolVersion, PubAck, PubRec, Publish, QoS, ReasonCode,
+    Will,
 };
 use support::{TestClient, start_broker, start_broker_with, wait_until};
 
@@ -78,6 +79,72 @@ async fn mqtt_4_4_0_1_unacknowledged_messages_are_resent_with_dup() {
         Packet::PubRel(rel) => assert_eq!(rel.packet_id, second.packet_id),
         other => panic!("expected PUBREL, got {other:?}"),
     }
+    broker.shutdown().await;
+}
+
+/// MQTT-3.3.4-9 on resume: a client that comes back with a smaller Receive Maximum gets no
+/// more unacknowledged messages resent at once than it allows; the rest follow, in order
+/// and with their original packet identifiers, as it acknowledges (MQTT-4.4.0-1).
+#[tokio::test]
+async fn mqtt_3_3_4_9_resend_on_resume_stays_within_the_receive_maximum() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let (mut sub, _) = TestClient::connect_with(addr, persistent("narrow", 300)).await;
+    sub.subscribe("n", QoS::AtLeastOnce).await;
+    let mut publisher = TestClient::connect(addr, "pub").await;
+    for i in 0..5 {
+        publisher.publish_simple("n", &i.to_string(), QoS::AtLeastOnce).await;
+    }
+    let mut first_ids = Vec::new();
+    for _ in 0..5 {
+        first_ids.push(sub.recv_publish().await.packet_id);
+    }
+    sub.drop_connection().await;
+
+    let mut connect = persistent("narrow", 300);
+    connect.properties.receive_maximum = Some(2);
+    let (mut sub, connack) = TestClient::connect_with(addr, connect).await;
+    assert!(connack.session_present);
+    let mut resent = vec![sub.recv_publish().await, sub.recv_publish().await];
+    sub.expect_nothing().await;
+    for i in 0..5 {
+        let got = &resent[i];
+        assert!(got.dup);
+        assert_eq!((got.packet_id, &got.payload[..]), (first_ids[i], i.to_string().as_bytes()));
+        sub.send(Packet::PubAck(PubAck::new(got.packet_id))).await;
+        if i + 2 < 5 {
+            resent.push(sub.recv_publish().await);
+        }
+    }
+    sub.expect_nothing().await;
+    broker.shutdown().await;
+}
+
+/// A QoS 2 message whose onward delivery started before its Message Expiry Interval ran out
+/// is still resent on resume (MQTT-4.4.0-1; MQTT-3.3.2-5 only deletes messages not yet
+/// sent): the client holds its packet identifier until the flow completes.
+#[tokio::test]
+async fn an_expired_qos_2_message_in_flight_is_still_resent_on_resume() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let (mut sub, _) = TestClient::connect_with(addr, persistent("slow", 300)).await;
+    sub.subscribe("e", QoS::ExactlyOnce).await;
+    let mut publisher = TestClient::connect(addr, "pub").await;
+    let mut publish = Publish::new("e", Bytes::from_static(b"brief"), QoS::ExactlyOnce);
+    publish.properties.message_expiry_interval = Some(1);
+    publisher.publish(publish).await;
+    let first = sub.recv_publish().await;
+    sub.drop_connection().await;
+    let expired_at = Instant::now() + Duration::from_millis(1100);
+    wait_until("the message has expired", || Instant::now() >= expired_at).await;
+
+    let (mut sub, _) = TestClient::connect_with(addr, persistent("slow", 300)).await;
+    let again = sub.recv_publish().await;
+    assert!(again.dup);
+    assert_eq!((again.packet_id, &again.payload[..]), (first.packet_id, &b"brief"[..]));
+    assert_eq!(again.properties.message_expiry_interval, Some(0));
+    sub.send(Packet::PubRec(PubRec::new(again.packet_id))).await;
+    assert!(matches!(sub.recv().await, Packet::PubRel(rel) if rel.packet_id == first.packet_id));
     broker.shutdown().await;
 }
 

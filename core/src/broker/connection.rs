@@ -529,11 +529,19 @@ impl<S: Stream> Connection<S> {
             "client connected"
         );
 
-        // Resend what was in flight, in order, with DUP (MQTT-4.4.0-1).
-        let now = Instant::now();
-        let inflight: Vec<Inflight> = session.lock().inflight.iter().cloned().collect();
+        // Resend what was in flight, in order, with DUP (MQTT-4.4.0-1), within the client's
+        // Receive Maximum (MQTT-3.3.4-9): `pump` resends the rest as acknowledgements come.
+        let resends = session.lock().start_resend(self.window);
+        self.resend(&session, resends, Instant::now());
+        self.session = Some(session);
+        Ok(())
+    }
+
+    /// Writes in-flight entries again: a PUBLISH with DUP, or a PUBREL. One the client can no
+    /// longer take (larger than its Maximum Packet Size) leaves the session.
+    fn resend(&mut self, session: &Session, resends: Vec<Inflight>, now: Instant) {
         let mut unsendable = Vec::new();
-        for entry in inflight {
+        for entry in resends {
             match entry.state {
                 OutState::Published => {
                     if self.write_publish(&entry.delivery, entry.packet_id, true, now) {
@@ -547,16 +555,16 @@ impl<S: Stream> Connection<S> {
         }
         if !unsendable.is_empty() {
             let mut state = session.lock();
-            for entry in state.inflight.iter().filter(|i| unsendable.contains(&i.packet_id)) {
-                if entry.delivery.store_id != 0 {
+            for packet_id in unsendable {
+                if let Some(pos) = state.inflight_position(packet_id)
+                    && let Some(entry) = state.remove_inflight(pos)
+                    && entry.delivery.store_id != 0
+                {
                     let op = Op::DeleteMessage(session.client_id.clone(), entry.delivery.store_id);
                     self.shared.storage.submit(op);
                 }
             }
-            state.inflight.retain(|i| !unsendable.contains(&i.packet_id));
         }
-        self.session = Some(session);
-        Ok(())
     }
 
     /// Attaches this connection to the client's session, taking it over from another
@@ -758,6 +766,12 @@ impl<S: Stream> Connection<S> {
                 drop(state);
                 Counters::sub(&counters.queued, taken);
                 return Err(Close::TakenOver);
+            }
+            if state.has_unsent_resends() {
+                let resends = state.take_resends(self.window);
+                drop(state);
+                self.resend(session, resends, now);
+                state = session.lock();
             }
             let mut room = WRITE_HIGH_WATER - self.wbuf.len();
             loop {
@@ -1157,7 +1171,7 @@ impl<S: Stream> Connection<S> {
         if let Some(pos) = state.inflight_position(packet_id) {
             let entry = &state.inflight[pos];
             if entry.state == expected && entry.delivery.qos == qos {
-                if let Some(done) = state.inflight.remove(pos)
+                if let Some(done) = state.remove_inflight(pos)
                     && done.delivery.store_id != 0
                 {
                     self.shared
@@ -1183,7 +1197,7 @@ impl<S: Stream> Connection<S> {
         });
         match found {
             Some(pos) if rec.reason_code.is_error() => {
-                if let Some(done) = state.inflight.remove(pos)
+                if let Some(done) = state.remove_inflight(pos)
                     && done.delivery.store_id != 0
                 {
                     self.shared
@@ -1430,8 +1444,9 @@ impl<S: Stream> Connection<S> {
         let Some(session) = self.session.take() else { return };
         let send_will = match close {
             Close::Client { will } => will,
-            Close::Shutdown | Close::Refused => false,
-            Close::Lost | Close::Violation(_) | Close::KeepAlive | Close::TakenOver => true,
+            // The server closes the connection on shutdown: the will applies (MQTT-3.1.2-8).
+            Close::Refused => false,
+            Close::Lost | Close::Violation(_) | Close::KeepAlive | Close::TakenOver | Close::Shutdown => true,
         };
         tracing::debug!(client_id = &*self.client_id, ?close, "client disconnected");
         let will = if send_will { self.will.take() } else { None };

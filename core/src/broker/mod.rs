@@ -303,8 +303,13 @@ impl BrokerHandle {
     }
 
     /// Stops accepting connections, sends DISCONNECT 0x8B (Server shutting down) to MQTT 5
-    /// clients, closes every connection, flushes storage and joins every task. Wills are not
-    /// published on shutdown: the sessions end with the broker, not with the clients.
+    /// clients, closes every connection, flushes storage and joins every task.
+    ///
+    /// The server closing a connection is one the will applies to (MQTT-3.1.2-8): a will
+    /// without a Will Delay Interval is published as its connection closes, before storage
+    /// is flushed (so it is queued for offline persistent sessions and, retained, kept). A
+    /// delayed will stays pending in the stored session and falls due after a restart,
+    /// unless the client comes back first.
     pub async fn shutdown(mut self) {
         self.shared.stop.trigger();
         for task in self.tasks.drain(..) {

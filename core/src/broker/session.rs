@@ -127,7 +127,14 @@ impl Delivery {
 
     /// The PUBLISH for this delivery (topic alias not applied).
     pub(crate) fn to_publish(&self, packet_id: u16, dup: bool, now: Instant) -> Option<Publish> {
-        let remaining = self.message.remaining_expiry(now)?;
+        let remaining = match self.message.remaining_expiry(now) {
+            Some(remaining) => remaining,
+            // Resent: its onward delivery started before it expired, so it goes out again
+            // (MQTT-4.4.0-1; a QoS 2 receiver holds its packet identifier until PUBREL),
+            // with no time left.
+            None if dup => Some(0),
+            None => return None,
+        };
         let mut properties = self.message.properties.clone();
         properties.message_expiry_interval = remaining;
         properties.subscription_identifiers.clone_from(&self.subscription_ids);
@@ -216,6 +223,10 @@ pub(crate) struct SessionState {
     queued_bytes: usize,
     queued_qos0: usize,
     pub(crate) inflight: VecDeque<Inflight>,
+    /// How many entries at the end of `inflight` the attached connection has not resent
+    /// yet: a resumed session resends no more than the client's Receive Maximum at once
+    /// (MQTT-3.3.4-9), the rest as acknowledgements make room.
+    unsent_resends: usize,
     next_packet_id: u16,
     /// Incoming QoS 2 packet identifiers answered with PUBREC, awaiting PUBREL.
     pub(crate) incoming_qos2: BTreeSet<u16>,
@@ -357,7 +368,38 @@ impl SessionState {
             inflight.chain(queued).filter(|d| d.shared.is_some() && d.qos != QoS::AtMostOnce).collect();
         self.queued_bytes = 0;
         self.queued_qos0 = 0;
+        self.unsent_resends = 0;
         shared
+    }
+
+    /// A connection resumed the session: everything in flight is to be resent (MQTT-4.4.0-1);
+    /// returns the entries that fit in `window`, the rest wait for [`Self::take_resends`].
+    pub(crate) fn start_resend(&mut self, window: usize) -> Vec<Inflight> {
+        self.unsent_resends = self.inflight.len();
+        self.take_resends(window)
+    }
+
+    /// The next entries still to be resent, as many as `window` has room for, in order.
+    pub(crate) fn take_resends(&mut self, window: usize) -> Vec<Inflight> {
+        let sent = self.inflight.len() - self.unsent_resends;
+        let count = window.saturating_sub(sent).min(self.unsent_resends);
+        let first = self.inflight.len() - self.unsent_resends;
+        self.unsent_resends -= count;
+        self.inflight.range(first..first + count).cloned().collect()
+    }
+
+    /// Whether in-flight entries are still waiting to be resent.
+    pub(crate) fn has_unsent_resends(&self) -> bool {
+        self.unsent_resends > 0
+    }
+
+    /// Removes the in-flight entry at `pos` (acknowledged, or refused by the client).
+    pub(crate) fn remove_inflight(&mut self, pos: usize) -> Option<Inflight> {
+        if pos >= self.inflight.len() - self.unsent_resends {
+            // Acknowledged before it was resent (the client had it from the last connection).
+            self.unsent_resends -= 1;
+        }
+        self.inflight.remove(pos)
     }
 
     /// Puts a restored delivery back in the queue (no limits: it was accepted before).
@@ -406,6 +448,7 @@ impl Session {
                 queued_bytes: 0,
                 queued_qos0: 0,
                 inflight: VecDeque::new(),
+                unsent_resends: 0,
                 next_packet_id: 0,
                 incoming_qos2: BTreeSet::new(),
                 expiry_interval: 0,
