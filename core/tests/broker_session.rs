@@ -411,6 +411,27 @@ async fn shutdown_sends_0x8b_and_joins() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "listener is closed");
 }
 
+/// A shutdown that interrupts a write to a client that reads slowly sends the rest of the
+/// buffer, then DISCONNECT 0x8B: the client reads whole packets to the end, none repeated
+/// in part.
+#[tokio::test]
+async fn shutdown_during_a_blocked_write_keeps_the_stream_intact() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let mut slow = TestClient::connect(addr, "slow").await;
+    slow.subscribe("big", QoS::AtMostOnce).await;
+    let mut publisher = TestClient::connect(addr, "pub").await;
+    let payload = "x".repeat(256 * 1024);
+    // 16 MiB: more than the loopback socket buffers hold, so the broker's writes block.
+    for _ in 0..64 {
+        publisher.publish_simple("big", &payload, QoS::AtLeastOnce).await;
+    }
+    wait_until("messages wait for the slow client", || broker.stats().queued > 0).await;
+    let shutdown = tokio::spawn(broker.shutdown());
+    assert_eq!(slow.expect_closed().await, Some(ReasonCode::ServerShuttingDown));
+    shutdown.await.unwrap();
+}
+
 #[tokio::test]
 async fn connections_beyond_the_limit_are_refused() {
     let config =

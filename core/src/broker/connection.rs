@@ -210,7 +210,7 @@ impl<S: Stream> Connection<S> {
         }
     }
 
-    /// Writes the buffer out (one `write_all`), unless the broker is shutting down.
+    /// Writes the buffer out, unless the broker is shutting down.
     async fn flush(&mut self) -> Result<(), Close> {
         if let Some(durable) = self.durable.take() {
             // Acknowledgements leave only once what they acknowledge is on disk; if the
@@ -223,17 +223,23 @@ impl<S: Stream> Connection<S> {
         if self.wbuf.is_empty() {
             return Ok(());
         }
-        let len = self.wbuf.len();
+        let (len, capacity) = (self.wbuf.len(), self.wbuf.capacity());
+        // `write_buf` consumes what it wrote: a shutdown interrupting the write leaves in the
+        // buffer exactly what is still to go, for `finish` to send after it.
         let result = tokio::select! {
             result = async {
-                self.stream.write_all(&self.wbuf).await?;
+                while !self.wbuf.is_empty() {
+                    if self.stream.write_buf(&mut self.wbuf).await? == 0 {
+                        return Err(std::io::ErrorKind::WriteZero.into());
+                    }
+                }
                 self.stream.flush().await
             } => result,
             _ = self.shared.stop.wait() => return Err(Close::Shutdown),
         };
         result.map_err(|_| Close::Lost)?;
         Counters::add(&self.shared.counters.bytes_out, len as u64);
-        if len < SMALL_WRITE || self.wbuf.capacity() > 4 * WRITE_HIGH_WATER {
+        if len < SMALL_WRITE || capacity > 4 * WRITE_HIGH_WATER {
             // A small write (an ack, a single message: the connection is not streaming) or
             // a burst that grew the buffer: do not keep that memory while the connection
             // waits; the next write allocates what it needs.
