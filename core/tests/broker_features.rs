@@ -428,7 +428,7 @@ async fn invalid_and_unsupported_filters_are_refused_in_suback() {
     broker.shutdown().await;
 }
 
-/// §3.1.2.11.7: with Request Problem Information 0, no Reason String on PUBACK/SUBACK.
+/// MQTT-3.1.2-29: with Request Problem Information 0, no Reason String on PUBACK/SUBACK.
 #[tokio::test]
 async fn request_problem_information_false_suppresses_reason_strings() {
     let mut config = BrokerConfig::default();
@@ -444,6 +444,45 @@ async fn request_problem_information_false_suppresses_reason_strings() {
         .await;
     assert_eq!(suback.reason_codes, [ReasonCode::SharedSubscriptionsNotSupported]);
     assert_eq!(suback.properties.reason_string, None);
+    let puback = refused_puback(&mut client).await;
+    assert_eq!((puback.reason_code, puback.properties.reason_string), (ReasonCode::NotAuthorized, None));
+    broker.shutdown().await;
+}
+
+/// Publishes QoS 1 to `$SYS/x`, which the broker refuses; its PUBACK.
+async fn refused_puback(client: &mut TestClient) -> PubAck {
+    let packet_id = client.next_id();
+    let mut publish = Publish::new("$SYS/x", Bytes::from_static(b"x"), QoS::AtLeastOnce);
+    publish.packet_id = packet_id;
+    client.send(Packet::Publish(publish)).await;
+    match client.recv().await {
+        Packet::PubAck(puback) if puback.packet_id == packet_id => puback,
+        other => panic!("expected PUBACK, got {other:?}"),
+    }
+}
+
+/// MQTT-3.4.2-2, 3.9.2-1: a Reason String that would make an acknowledgement larger than
+/// the client's Maximum Packet Size is left out; the acknowledgement itself is sent.
+#[tokio::test]
+async fn reason_strings_are_left_out_beyond_the_clients_maximum_packet_size() {
+    let mut config = BrokerConfig::default();
+    config.features.shared_subscriptions = false;
+    let broker = start_broker_with(config).await;
+    let connect = Connect {
+        properties: ConnectProperties { maximum_packet_size: Some(20), ..Default::default() },
+        ..Connect::new("small")
+    };
+    let (mut client, _) = TestClient::connect_with(broker.local_addr(), connect).await;
+    let suback = client
+        .subscribe_with(Subscribe::new(0, vec![Subscription::new("$share/g/t", QoS::AtMostOnce)]))
+        .await;
+    assert_eq!(suback.reason_codes, [ReasonCode::SharedSubscriptionsNotSupported]);
+    assert_eq!(suback.properties.reason_string, None);
+    let puback = refused_puback(&mut client).await;
+    assert_eq!((puback.reason_code, puback.properties.reason_string), (ReasonCode::NotAuthorized, None));
+    // A client with room for them gets them.
+    let (mut roomy, _) = TestClient::connect_with(broker.local_addr(), Connect::new("roomy")).await;
+    assert!(refused_puback(&mut roomy).await.properties.reason_string.is_some());
     broker.shutdown().await;
 }
 

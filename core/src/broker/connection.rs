@@ -196,17 +196,43 @@ impl<S: Stream> Connection<S> {
     /// packet identifiers, reason codes and our own reason strings, so they skip the
     /// content checks (`encode_unchecked`); the other packets, rarer and carrying
     /// configured or computed strings, are checked.
-    fn send(&mut self, packet: Packet) {
-        let encoded = match packet {
+    ///
+    /// Nothing larger than the client's Maximum Packet Size is sent (MQTT-3.1.2-24): the
+    /// Reason String and User Properties are left out if that makes it fit, otherwise the
+    /// packet is not sent.
+    fn send(&mut self, mut packet: Packet) {
+        let start = self.wbuf.len();
+        if let Err(error) = self.encode(&packet) {
+            tracing::error!(%error, packet = %packet.packet_type(), "cannot encode packet; not sent");
+            return;
+        }
+        if self.wbuf.len() - start <= self.client_max_packet as usize {
+            return;
+        }
+        self.wbuf.truncate(start);
+        if packet.strip_diagnostics()
+            && self.encode(&packet).is_ok()
+            && self.wbuf.len() - start <= self.client_max_packet as usize
+        {
+            return;
+        }
+        self.wbuf.truncate(start);
+        tracing::warn!(
+            client_id = &*self.client_id,
+            packet = %packet.packet_type(),
+            maximum = self.client_max_packet,
+            "packet larger than the client's Maximum Packet Size: not sent"
+        );
+    }
+
+    fn encode(&mut self, packet: &Packet) -> Result<(), ProtocolError> {
+        match packet {
             Packet::PubAck(_)
             | Packet::PubRec(_)
             | Packet::PubRel(_)
             | Packet::PubComp(_)
             | Packet::PingResp => packet.encode_unchecked(self.version, &mut self.wbuf),
             _ => packet.encode(self.version, &mut self.wbuf),
-        };
-        if let Err(error) = encoded {
-            tracing::error!(%error, packet = %packet.packet_type(), "cannot encode packet; not sent");
         }
     }
 
@@ -361,6 +387,7 @@ impl<S: Stream> Connection<S> {
         self.version = connect.protocol_version;
         let props = &connect.properties;
         self.problem_info = props.request_problem_information.unwrap_or(true);
+        self.client_max_packet = props.maximum_packet_size.unwrap_or(u32::MAX);
 
         if self.shared.counters.connections.load(std::sync::atomic::Ordering::Relaxed)
             > config.limits.max_connections as u64
@@ -490,7 +517,6 @@ impl<S: Stream> Connection<S> {
         self.keep_alive = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
 
         self.window = usize::from(props.receive_maximum.unwrap_or(u16::MAX).min(config.limits.max_inflight));
-        self.client_max_packet = props.maximum_packet_size.unwrap_or(u32::MAX);
         self.client_alias_max = props.topic_alias_maximum.unwrap_or(0);
         self.will = connect.will.map(Box::new);
 

@@ -4,13 +4,14 @@
 use std::fmt;
 
 use bytes::{Buf, Bytes, BytesMut};
+use bytestring::ByteString;
 
 use super::error::{ProtocolError, Result};
 use super::properties::{PropertySet, read_properties, write_properties};
 use super::wire::{Counter, MAX_VAR_INT, Reader, Sink, Writer, decode_var_int, put_var_int, var_int_len};
 use super::{
     Auth, ConnAck, Connect, Disconnect, PropertyContext, PubAck, PubComp, PubRec, PubRel, Publish,
-    ReasonCode, SubAck, Subscribe, UnsubAck, Unsubscribe,
+    ReasonCode, SubAck, Subscribe, UnsubAck, Unsubscribe, UserProperty,
 };
 
 /// The protocol version of a connection. It decides how packets are encoded; CONNECT carries
@@ -283,6 +284,36 @@ impl Packet {
                 Err(ProtocolError::InvalidPacketType(PacketType::Auth as u8))
             }
             _ => Ok(version),
+        }
+    }
+
+    /// Removes the Reason String and User Properties, the properties a sender must leave out
+    /// rather than exceed the receiver's Maximum Packet Size (MQTT-3.2.2-19/20, 3.4.2-2/3,
+    /// 3.5.2-2/3, 3.6.2-2/3, 3.7.2-2/3, 3.9.2-1/2, 3.11.2-1/2, 3.14.2-3/4, 3.15.2-2/3).
+    /// Returns whether there was anything to remove.
+    pub fn strip_diagnostics(&mut self) -> bool {
+        fn strip(reason_string: &mut Option<ByteString>, user_properties: &mut Vec<UserProperty>) -> bool {
+            let had = reason_string.is_some() || !user_properties.is_empty();
+            *reason_string = None;
+            user_properties.clear();
+            had
+        }
+        match self {
+            Packet::ConnAck(p) => strip(&mut p.properties.reason_string, &mut p.properties.user_properties),
+            Packet::PubAck(p) => strip(&mut p.properties.reason_string, &mut p.properties.user_properties),
+            Packet::PubRec(p) => strip(&mut p.properties.reason_string, &mut p.properties.user_properties),
+            Packet::PubRel(p) => strip(&mut p.properties.reason_string, &mut p.properties.user_properties),
+            Packet::PubComp(p) => strip(&mut p.properties.reason_string, &mut p.properties.user_properties),
+            Packet::SubAck(p) => strip(&mut p.properties.reason_string, &mut p.properties.user_properties),
+            Packet::UnsubAck(p) => strip(&mut p.properties.reason_string, &mut p.properties.user_properties),
+            Packet::Disconnect(p) => strip(&mut p.properties.reason_string, &mut p.properties.user_properties),
+            Packet::Auth(p) => strip(&mut p.properties.reason_string, &mut p.properties.user_properties),
+            Packet::Connect(_)
+            | Packet::Publish(_)
+            | Packet::Subscribe(_)
+            | Packet::Unsubscribe(_)
+            | Packet::PingReq
+            | Packet::PingResp => false,
         }
     }
 
