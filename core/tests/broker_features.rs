@@ -399,6 +399,40 @@ async fn mqtt_3_3_2_6_message_expiry_is_decremented_and_enforced() {
     broker.shutdown().await;
 }
 
+/// Expired messages take no room: a full queue drops them (MQTT-3.3.2-5) before it
+/// refuses a new QoS 1 message.
+#[tokio::test]
+async fn expired_messages_make_room_in_a_full_queue() {
+    let config = BrokerConfig {
+        limits: Limits { max_queued_messages: 2, ..Limits::default() },
+        ..Default::default()
+    };
+    let broker = start_broker_with(config).await;
+    let addr = broker.local_addr();
+    let connect = Connect {
+        clean_start: false,
+        properties: ConnectProperties { session_expiry_interval: Some(300), ..Default::default() },
+        ..Connect::new("full")
+    };
+    let (mut sub, _) = TestClient::connect_with(addr, connect.clone()).await;
+    sub.subscribe("f/#", QoS::AtLeastOnce).await;
+    sub.disconnect().await;
+    let mut publisher = TestClient::connect(addr, "pub").await;
+    for topic in ["f/a", "f/b"] {
+        let mut brief = Publish::new(topic, Bytes::from_static(b"brief"), QoS::AtLeastOnce);
+        brief.properties.message_expiry_interval = Some(1);
+        assert_eq!(publisher.publish(brief).await, ReasonCode::Success);
+    }
+    assert_eq!(publisher.publish_simple("f/c", "early", QoS::AtLeastOnce).await, ReasonCode::QuotaExceeded);
+    tokio::time::sleep(Duration::from_millis(1100)).await; // let the brief ones expire
+    assert_eq!(publisher.publish_simple("f/c", "fresh", QoS::AtLeastOnce).await, ReasonCode::Success);
+    assert_eq!(broker.stats().expired, 2);
+    let (mut sub, _) = TestClient::connect_with(addr, connect).await;
+    assert_eq!(&sub.recv_and_ack().await.payload[..], b"fresh");
+    sub.expect_nothing().await;
+    broker.shutdown().await;
+}
+
 #[tokio::test]
 async fn qos_above_maximum_is_0x9b() {
     let mut config = BrokerConfig::default();

@@ -286,7 +286,10 @@ pub struct Limits {
     /// `dropped`, logged, and answered with PUBACK/PUBREC 0x97 Quota exceeded to an MQTT 5
     /// publisher).
     pub max_queued_messages: usize,
-    /// Payload bytes waiting in one session's queue; same policy as `max_queued_messages`.
+    /// Bytes (topic and payload) waiting in one session's queue; same policy as
+    /// `max_queued_messages`. An empty queue takes one message even if it is larger, so that
+    /// every message the broker accepts can reach every session. Expired messages are
+    /// dropped first to make room, for either limit.
     pub max_queued_bytes: usize,
     /// Retained messages stored at once; a retained message on a new topic beyond this is
     /// delivered but not retained (counted in `dropped` and logged).

@@ -20,6 +20,7 @@ use super::session::{Delivery, Inflight, Message, OutState, Owner, PendingWill, 
 use super::stats::Counters;
 use super::storage::{self, Op};
 use super::stored_will;
+use super::sys_topics;
 use super::{Outbox, Shared, write};
 use crate::protocol::{
     AckProperties, Auth, ConnAck, ConnAckProperties, Connect, Decoder, Disconnect, Packet, ProtocolError,
@@ -426,7 +427,7 @@ impl<S: Stream> Connection<S> {
             if will.retain && !config.features.retain_available {
                 return Err(self.refuse(peer, ReasonCode::RetainNotSupported, None).await);
             }
-            if is_sys_topic(&will.topic) {
+            if sys_topics::is_sys_topic(&will.topic) {
                 return Err(self
                     .refuse(peer, ReasonCode::NotAuthorized, Some("a will may not be published to $SYS topics"))
                     .await);
@@ -1048,7 +1049,7 @@ impl<S: Stream> Connection<S> {
             }
         }
         // Clients cannot publish to $SYS (reserved for the broker).
-        if is_sys_topic(&topic) {
+        if sys_topics::is_sys_topic(&topic) {
             tracing::debug!(client_id = &*self.client_id, %topic, "PUBLISH to $SYS refused");
             self.refuse_publish(qos, packet_id, "clients may not publish to $SYS topics");
             return Ok(());
@@ -1528,10 +1529,4 @@ impl<S: Stream> Connection<S> {
         }
         session.released.notify_waiters();
     }
-}
-
-/// Whether `topic` is one of the broker's own `$SYS` topics, which clients may not publish to
-/// (neither directly nor through a will).
-fn is_sys_topic(topic: &str) -> bool {
-    topic == "$SYS" || topic.starts_with("$SYS/")
 }

@@ -512,6 +512,7 @@ impl Shared {
     pub(crate) fn flush_outbox(&self, outbox: &mut Outbox) {
         let (groups, messages) = outbox.take();
         let mut queued = 0;
+        let mut expired = Vec::new();
         for group in groups {
             let session = &group.session;
             let mut any = false;
@@ -520,14 +521,20 @@ impl Shared {
                 if self.authorizer.is_some() && !self.may_receive(session, &state, &delivery.message.topic) {
                     continue;
                 }
-                let outcome =
-                    state.enqueue(delivery, &self.config.limits, &self.counters, &session.client_id);
+                let outcome = state.enqueue(
+                    delivery,
+                    &self.config.limits,
+                    &self.counters,
+                    &session.client_id,
+                    &mut expired,
+                );
                 if outcome == Enqueued::Queued {
                     queued += 1;
                     any = true;
                 }
             }
             drop(state);
+            self.forget_stored(&session.client_id, &mut expired);
             if any {
                 session.notify.notify_one();
             }
@@ -597,7 +604,10 @@ impl Shared {
             (delivery.store_id, storage::encode_delivery(&delivery, 0, 0))
         });
         let qos = delivery.qos;
-        let outcome = state.enqueue(delivery, &self.config.limits, &self.counters, &session.client_id);
+        let mut expired = Vec::new();
+        let outcome =
+            state.enqueue(delivery, &self.config.limits, &self.counters, &session.client_id, &mut expired);
+        self.forget_stored(&session.client_id, &mut expired);
         if let (Enqueued::Queued, Some((id, record))) = (outcome, record) {
             self.storage.submit(Op::PutMessage(session.client_id.clone(), id, record));
         }
@@ -613,6 +623,13 @@ impl Shared {
             }
             Enqueued::Ignored => Offer::Ignored,
             Enqueued::Dropped => Offer::Refused,
+        }
+    }
+
+    /// Deletes the stored deliveries `ids` of `client_id`'s session (dropped from its queue).
+    fn forget_stored(&self, client_id: &Arc<str>, ids: &mut Vec<u64>) {
+        for id in ids.drain(..) {
+            self.storage.submit(Op::DeleteMessage(client_id.clone(), id));
         }
     }
 

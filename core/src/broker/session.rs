@@ -222,6 +222,8 @@ pub(crate) struct SessionState {
     pub(crate) queue: VecDeque<Delivery>,
     queued_bytes: usize,
     queued_qos0: usize,
+    /// Queued messages with a Message Expiry Interval (the others never need a scan).
+    queued_expiring: usize,
     pub(crate) inflight: VecDeque<Inflight>,
     /// How many entries at the end of `inflight` the attached connection has not resent
     /// yet: a resumed session resends no more than the client's Receive Maximum at once
@@ -252,13 +254,15 @@ pub(crate) struct SessionState {
 impl SessionState {
     /// Offers a delivery to the queue under the limits (policy documented on
     /// [`Limits::max_queued_messages`]). The caller adds a queued delivery to
-    /// `counters.queued` (in one step for all the sessions of a message).
+    /// `counters.queued` (in one step for all the sessions of a message). Expired messages
+    /// make room first; the stored ones among them are added to `expired_ids`.
     pub(crate) fn enqueue(
         &mut self,
         delivery: Delivery,
         limits: &Limits,
         counters: &Counters,
         client_id: &str,
+        expired_ids: &mut Vec<u64>,
     ) -> Enqueued {
         if self.discarded {
             return Enqueued::Ignored;
@@ -267,6 +271,9 @@ impl SessionState {
         let full = |s: &Self| {
             s.queue.len() >= limits.max_queued_messages || s.queued_bytes + size > limits.max_queued_bytes
         };
+        if full(self) {
+            self.drop_expired(Instant::now(), counters, expired_ids);
+        }
         while full(self) && self.queued_qos0 > 0 {
             if let Some(pos) = self.queue.iter().position(|d| d.qos == QoS::AtMostOnce) {
                 let old = self.queue.remove(pos).expect("position is in range");
@@ -292,12 +299,27 @@ impl SessionState {
             }
             return Enqueued::Dropped;
         }
-        self.queued_bytes += size;
-        if delivery.qos == QoS::AtMostOnce {
-            self.queued_qos0 += 1;
-        }
+        self.account(&delivery);
         self.queue.push_back(delivery);
         Enqueued::Queued
+    }
+
+    /// Drops the queued messages whose Message Expiry Interval has passed (MQTT-3.3.2-5).
+    fn drop_expired(&mut self, now: Instant, counters: &Counters, expired_ids: &mut Vec<u64>) {
+        if self.queued_expiring == 0 || !self.queue.iter().any(|d| d.message.is_expired(now)) {
+            return;
+        }
+        for delivery in std::mem::take(&mut self.queue) {
+            if delivery.message.is_expired(now) {
+                self.forget(&delivery, counters);
+                Counters::add(&counters.expired, 1);
+                if delivery.store_id != 0 {
+                    expired_ids.push(delivery.store_id);
+                }
+            } else {
+                self.queue.push_back(delivery);
+            }
+        }
     }
 
     fn forget(&mut self, delivery: &Delivery, counters: &Counters) {
@@ -305,12 +327,18 @@ impl SessionState {
         Counters::sub(&counters.queued, 1);
     }
 
+    /// Counts a delivery entering the queue in this session's totals.
+    fn account(&mut self, delivery: &Delivery) {
+        self.queued_bytes += delivery.size();
+        self.queued_qos0 += usize::from(delivery.qos == QoS::AtMostOnce);
+        self.queued_expiring += usize::from(delivery.message.expires_at.is_some());
+    }
+
     /// Takes a delivery leaving the queue out of this session's totals.
     fn unaccount(&mut self, delivery: &Delivery) {
         self.queued_bytes -= delivery.size();
-        if delivery.qos == QoS::AtMostOnce {
-            self.queued_qos0 -= 1;
-        }
+        self.queued_qos0 -= usize::from(delivery.qos == QoS::AtMostOnce);
+        self.queued_expiring -= usize::from(delivery.message.expires_at.is_some());
     }
 
     /// Takes the next queued delivery that may be sent now, dropping expired ones.
@@ -368,6 +396,7 @@ impl SessionState {
             inflight.chain(queued).filter(|d| d.shared.is_some() && d.qos != QoS::AtMostOnce).collect();
         self.queued_bytes = 0;
         self.queued_qos0 = 0;
+        self.queued_expiring = 0;
         self.unsent_resends = 0;
         shared
     }
@@ -404,10 +433,7 @@ impl SessionState {
 
     /// Puts a restored delivery back in the queue (no limits: it was accepted before).
     pub(crate) fn restore_queued(&mut self, delivery: Delivery, counters: &Counters) {
-        self.queued_bytes += delivery.size();
-        if delivery.qos == QoS::AtMostOnce {
-            self.queued_qos0 += 1;
-        }
+        self.account(&delivery);
         self.queue.push_back(delivery);
         Counters::add(&counters.queued, 1);
     }
@@ -447,6 +473,7 @@ impl Session {
                 queue: VecDeque::new(),
                 queued_bytes: 0,
                 queued_qos0: 0,
+                queued_expiring: 0,
                 inflight: VecDeque::new(),
                 unsent_resends: 0,
                 next_packet_id: 0,
