@@ -133,9 +133,7 @@ async fn reauthentication_as_another_user_closes_the_connection() {
         other => panic!("expected CONNACK, got {other:?}"),
     }
     let mut bob = ScramClient::new("bob", "builder");
-    client
-        .send(Packet::Auth(Auth::new(ReasonCode::ReAuthenticate, SCRAM_SHA_256, Some(bob.first()))))
-        .await;
+    client.send(Packet::Auth(Auth::new(ReasonCode::ReAuthenticate, SCRAM_SHA_256, Some(bob.first())))).await;
     let _ = finish_scram_until_close(&mut client, &mut bob).await;
     broker.shutdown().await;
 }

@@ -403,10 +403,8 @@ async fn mqtt_3_3_2_6_message_expiry_is_decremented_and_enforced() {
 /// refuses a new QoS 1 message.
 #[tokio::test]
 async fn expired_messages_make_room_in_a_full_queue() {
-    let config = BrokerConfig {
-        limits: Limits { max_queued_messages: 2, ..Limits::default() },
-        ..Default::default()
-    };
+    let config =
+        BrokerConfig { limits: Limits { max_queued_messages: 2, ..Limits::default() }, ..Default::default() };
     let broker = start_broker_with(config).await;
     let addr = broker.local_addr();
     let connect = Connect {

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mqttkit::broker::{BrokerConfig, Limits};
 use mqttkit::protocol::{
-    Connect, ConnectProperties, Disconnect, Packet, ProtocolVersion, PubAck, PubRec, Publish, QoS, ReasonCode,
-    Will,
+    Connect, ConnectProperties, Disconnect, Packet, ProtocolVersion, PubAck, PubRec, Publish, QoS,
+    ReasonCode, Will,
 };
 use support::{TestClient, start_broker, start_broker_with, wait_until};
 

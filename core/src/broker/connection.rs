@@ -429,7 +429,11 @@ impl<S: Stream> Connection<S> {
             }
             if sys_topics::is_sys_topic(&will.topic) {
                 return Err(self
-                    .refuse(peer, ReasonCode::NotAuthorized, Some("a will may not be published to $SYS topics"))
+                    .refuse(
+                        peer,
+                        ReasonCode::NotAuthorized,
+                        Some("a will may not be published to $SYS topics"),
+                    )
                     .await);
             }
         }

@@ -306,7 +306,9 @@ impl Packet {
             Packet::PubComp(p) => strip(&mut p.properties.reason_string, &mut p.properties.user_properties),
             Packet::SubAck(p) => strip(&mut p.properties.reason_string, &mut p.properties.user_properties),
             Packet::UnsubAck(p) => strip(&mut p.properties.reason_string, &mut p.properties.user_properties),
-            Packet::Disconnect(p) => strip(&mut p.properties.reason_string, &mut p.properties.user_properties),
+            Packet::Disconnect(p) => {
+                strip(&mut p.properties.reason_string, &mut p.properties.user_properties)
+            }
             Packet::Auth(p) => strip(&mut p.properties.reason_string, &mut p.properties.user_properties),
             Packet::Connect(_)
             | Packet::Publish(_)
