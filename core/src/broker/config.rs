@@ -71,8 +71,7 @@ impl BrokerConfig {
                 reason: error.message().trim().to_owned(),
             }
         })?;
-        if let Err(invalid) = bridge::validate(&config.bridges).and_then(|()| validate_acl_rules(&config.acl))
-        {
+        if let Err(invalid) = config.check() {
             let (line, column) = line_and_column(text, invalid.offset_in(text).unwrap_or(0));
             return Err(BrokerError::Config {
                 origin: origin.to_owned(),
@@ -81,12 +80,6 @@ impl BrokerConfig {
                 reason: invalid.reason,
             });
         }
-        config.validate().map_err(|reason| BrokerError::Config {
-            origin: origin.to_owned(),
-            line: 1,
-            column: 1,
-            reason,
-        })?;
         Ok(config)
     }
 
@@ -117,51 +110,68 @@ impl BrokerConfig {
 
     /// Checks values that the type system cannot: returns the reason for the first bad one.
     pub fn validate(&self) -> Result<(), String> {
+        self.check().map_err(|invalid| invalid.reason)
+    }
+
+    /// [`BrokerConfig::validate`], with where the bad value is (for the file's line).
+    fn check(&self) -> Result<(), Invalid> {
+        let at = |table: &'static str, key: &'static str, reason: String| Invalid {
+            path: vec![Step::Key(table), Step::Key(key)],
+            reason,
+        };
         let limits = &self.limits;
         if self.listeners.is_empty() {
-            return Err("at least one listener is required".into());
+            return Err(Invalid {
+                path: vec![Step::Key("listener")],
+                reason: "at least one listener is required".into(),
+            });
         }
         if limits.max_packet_size < 64 {
-            return Err(format!(
-                "limits.max_packet_size = {} is below the minimum of 64",
-                limits.max_packet_size
-            ));
+            let reason =
+                format!("limits.max_packet_size = {} is below the minimum of 64", limits.max_packet_size);
+            return Err(at("limits", "max_packet_size", reason));
         }
-        if limits.receive_maximum == 0 {
-            return Err("limits.receive_maximum must be at least 1".into());
-        }
-        if limits.max_inflight == 0 {
-            return Err("limits.max_inflight must be at least 1".into());
-        }
-        if limits.max_queued_messages == 0 {
-            return Err("limits.max_queued_messages must be at least 1".into());
+        for (key, value) in [
+            ("receive_maximum", usize::from(limits.receive_maximum)),
+            ("max_inflight", usize::from(limits.max_inflight)),
+            ("max_queued_messages", limits.max_queued_messages),
+        ] {
+            if value == 0 {
+                return Err(at("limits", key, format!("limits.{key} must be at least 1")));
+            }
         }
         if let (Some(min), Some(max)) = (limits.keep_alive_min, limits.keep_alive_max)
             && min > max
         {
-            return Err(format!("limits.keep_alive_min ({min}) is above limits.keep_alive_max ({max})"));
+            let reason = format!("limits.keep_alive_min ({min}) is above limits.keep_alive_max ({max})");
+            return Err(at("limits", "keep_alive_min", reason));
         }
-        for (name, rate) in [
+        for (key, rate) in [
             ("max_publish_rate", limits.max_publish_rate),
             ("max_publish_bytes_rate", limits.max_publish_bytes_rate),
             ("max_connection_rate", limits.max_connection_rate),
         ] {
             if rate == Some(0) {
-                return Err(format!("limits.{name} must be at least 1 (leave it out for no limit)"));
+                return Err(at(
+                    "limits",
+                    key,
+                    format!("limits.{key} must be at least 1 (leave it out for no limit)"),
+                ));
             }
         }
         if limits.keep_alive_max == Some(0) {
-            return Err("limits.keep_alive_max must be at least 1".into());
+            return Err(at("limits", "keep_alive_max", "limits.keep_alive_max must be at least 1".into()));
         }
         if self.features.maximum_qos > 2 {
-            return Err(format!("features.maximum_qos = {} is not 0, 1 or 2", self.features.maximum_qos));
+            let reason = format!("features.maximum_qos = {} is not 0, 1 or 2", self.features.maximum_qos);
+            return Err(at("features", "maximum_qos", reason));
         }
         if self.storage.durability != Durability::Memory && self.storage.data_dir.is_none() {
-            return Err("storage.data_dir is required unless storage.durability = \"memory\"".into());
+            let reason = "storage.data_dir is required unless storage.durability = \"memory\"".into();
+            return Err(at("storage", "durability", reason));
         }
-        bridge::validate(&self.bridges).map_err(|invalid| invalid.reason)?;
-        validate_acl_rules(&self.acl).map_err(|invalid| invalid.reason)?;
-        Ok(())
+        bridge::validate(&self.bridges)?;
+        validate_acl_rules(&self.acl)
     }
 
     /// The maximum QoS as a [`QoS`].
@@ -299,11 +309,13 @@ pub struct Limits {
     pub max_session_expiry: Option<u32>,
     /// Cap on Message Expiry Interval, in seconds (`None`: no cap).
     pub max_message_expiry: Option<u32>,
-    /// Smallest keep-alive accepted (seconds); a smaller non-zero one is raised and
-    /// announced as Server Keep Alive to MQTT 5 clients.
+    /// Smallest keep-alive accepted (seconds); a smaller non-zero one is raised (and
+    /// announced as Server Keep Alive to MQTT 5 clients).
     pub keep_alive_min: Option<u16>,
     /// Largest keep-alive accepted (seconds); a larger one, or 0, is lowered and announced
-    /// as Server Keep Alive to MQTT 5 clients.
+    /// as Server Keep Alive to MQTT 5 clients. MQTT 3.1.1 has no way to tell the client,
+    /// so a 3.1.1 CONNECT asking for more (or 0) is refused with return code 0x02, as
+    /// Mosquitto's `max_keepalive` does.
     pub keep_alive_max: Option<u16>,
     /// Highest Topic Alias a client may use towards the broker (0 disables).
     pub topic_alias_maximum: u16,
@@ -545,6 +557,20 @@ password = "secret"
         let text = "[limits]\nmax_packet_size = \"big\"\n";
         let error = BrokerConfig::from_toml_str(text, "b.toml").unwrap_err().to_string();
         assert!(error.starts_with("b.toml:2:"), "{error}");
+    }
+
+    #[test]
+    fn values_out_of_range_name_their_line() {
+        for (text, line, key) in [
+            ("[limits]\nmax_inflight = 8\nmax_packet_size = 10\n", 3, "max_packet_size"),
+            ("[features]\n\nmaximum_qos = 3\n", 3, "maximum_qos"),
+            ("[limits]\nkeep_alive_max = 10\nkeep_alive_min = 60\n", 3, "keep_alive_min"),
+            ("[sys]\ninterval_secs = 5\n[storage]\ndurability = \"sync\"\n", 4, "data_dir"),
+        ] {
+            let error = BrokerConfig::from_toml_str(text, "c.toml").unwrap_err().to_string();
+            assert!(error.starts_with(&format!("c.toml:{line}:")), "{error}");
+            assert!(error.contains(key), "{error}");
+        }
     }
 
     #[test]
