@@ -39,3 +39,56 @@ async fn broker_command_serves_and_shuts_down_on_sigterm() {
     let exit = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
     assert!(exit.success(), "{exit:?}");
 }
+
+/// `--data-dir` alone turns storage on (durability `sync`): a retained message and a
+/// persistent session survive a SIGTERM and a restart of the command.
+#[cfg(unix)]
+#[tokio::test]
+async fn data_dir_flag_turns_persistence_on() {
+    use mqttkit::protocol::{Connect, ConnectProperties, QoS};
+    let dir = std::env::temp_dir().join(format!("mqttkit-cli-data-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data_dir = dir.to_str().unwrap().to_owned();
+    let args = ["--bind", "127.0.0.1:0", "--log", "warn", "--data-dir", &data_dir];
+    let persistent = Connect {
+        clean_start: false,
+        properties: ConnectProperties { session_expiry_interval: Some(600), ..Default::default() },
+        ..Connect::new("keeper")
+    };
+
+    let (mut child, addr) = support::spawn_broker_cli(args).await;
+    let (mut keeper, _) = TestClient::connect_with(addr, persistent.clone()).await;
+    keeper.subscribe("kept/#", QoS::AtLeastOnce).await;
+    keeper.disconnect().await;
+    let mut publisher = TestClient::connect(addr, "pub").await;
+    let mut retained =
+        mqttkit::protocol::Publish::new("kept/r", bytes::Bytes::from_static(b"r"), QoS::AtLeastOnce);
+    retained.retain = true;
+    assert_eq!(publisher.publish(retained).await, ReasonCode::Success);
+    support::send_signal(&child, "TERM").await;
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap().success()
+    );
+
+    let (mut child, addr) = support::spawn_broker_cli(args).await;
+    let (mut keeper, connack) = TestClient::connect_with(addr, persistent).await;
+    assert!(connack.session_present);
+    assert_eq!(&keeper.recv_and_ack().await.payload[..], b"r");
+    support::send_signal(&child, "TERM").await;
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap().success()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn bad_durability_flag_is_rejected() {
+    let output = Command::new(env!("CARGO_BIN_EXE_mqttkit"))
+        .args(["broker", "--durability", "forever"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("\"forever\" is not sync, batched or memory"), "{stderr}");
+}

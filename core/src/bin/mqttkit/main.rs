@@ -63,13 +63,28 @@ struct BrokerArgs {
     /// 127.0.0.1:1883.
     #[arg(long, short = 'b', value_name = "ADDR:PORT")]
     bind: Vec<SocketAddr>,
-    /// Data directory for persistent storage (overrides `storage.data_dir`).
+    /// Data directory for persistent storage (overrides `storage.data_dir`). Turns storage
+    /// on: durability `memory` (the default) becomes `sync` unless `--durability` says
+    /// otherwise.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Durability policy (overrides `storage.durability`): `sync` (acknowledged means on
+    /// disk), `batched` (group commit every `storage.commit_interval_ms`) or `memory`.
+    #[arg(long, value_name = "POLICY", value_parser = parse_durability)]
+    durability: Option<Durability>,
     /// Log filter: a level (error, warn, info, debug, trace) or a tracing directive such as
     /// `mqttkit=debug`. Default: `RUST_LOG`, else `info`.
     #[arg(long, value_name = "LEVEL")]
     log: Option<String>,
+}
+
+fn parse_durability(value: &str) -> Result<Durability, String> {
+    match value {
+        "sync" => Ok(Durability::Sync),
+        "batched" => Ok(Durability::Batched),
+        "memory" => Ok(Durability::Memory),
+        other => Err(format!("{other:?} is not sync, batched or memory")),
+    }
 }
 
 fn init_logging(filter: Option<&str>) -> Result<(), String> {
@@ -113,10 +128,21 @@ async fn run_broker(args: BrokerArgs) -> Result<(), String> {
     if !args.bind.is_empty() {
         config.listeners = args.bind.iter().map(|&bind| ListenerConfig::tcp(bind)).collect();
     }
+    if let Some(durability) = args.durability {
+        config.storage.durability = durability;
+    }
     if let Some(dir) = args.data_dir {
         config.storage.data_dir = Some(dir);
-        if config.storage.durability == Durability::Memory {
-            tracing::warn!("--data-dir given but storage.durability = \"memory\": nothing is stored");
+        match args.durability {
+            Some(Durability::Memory) => {
+                tracing::warn!("--data-dir given with --durability memory: nothing is stored");
+            }
+            Some(_) => {}
+            None if config.storage.durability == Durability::Memory => {
+                tracing::info!("--data-dir given: storage.durability = \"sync\"");
+                config.storage.durability = Durability::Sync;
+            }
+            None => {}
         }
     }
     let broker = Broker::builder().config(config).start().await.map_err(|e| e.to_string())?;
