@@ -355,6 +355,56 @@ async fn mqtt_3_1_2_22_keep_alive_is_enforced() {
     broker.shutdown().await;
 }
 
+/// Keep-alive counts whole packets: bytes of a PUBLISH trickling in, never completed, do
+/// not keep the connection open (MQTT-3.1.2-22).
+#[tokio::test]
+async fn mqtt_3_1_2_22_a_packet_trickling_in_does_not_count_as_activity() {
+    let broker = start_broker().await;
+    let connect = Connect { keep_alive: 1, ..Connect::new("trickle") };
+    let (mut client, _) = TestClient::connect_with(broker.local_addr(), connect).await;
+    // A PUBLISH announcing 1,000 bytes, then a byte whenever 100 ms pass without an answer:
+    // 4 s would not finish it.
+    client.raw.send_raw([0x30, 0xE8, 0x07, 0x00, 0x01]).await.unwrap();
+    let start = Instant::now();
+    let mut answer = Vec::new();
+    for _ in 0..40 {
+        match client.raw.receive_raw(Duration::from_millis(100)).await {
+            Ok(bytes) => {
+                answer = bytes;
+                break;
+            }
+            Err(_) => client.raw.send_raw([b'a']).await.unwrap(),
+        }
+    }
+    assert!(start.elapsed() < Duration::from_secs(3), "still open after {:?}", start.elapsed());
+    let disconnect = Packet::decode(Bytes::from(answer), ProtocolVersion::V5).expect("DISCONNECT");
+    assert!(matches!(disconnect, Packet::Disconnect(d) if d.reason_code == ReasonCode::KeepAliveTimeout));
+    broker.shutdown().await;
+}
+
+/// A 3.1.1 client cannot be told a Server Keep Alive: one asking for more than
+/// `keep_alive_max` (or for none) is refused with 0x02, as by Mosquitto; one within the
+/// bounds is accepted.
+#[tokio::test]
+async fn v311_keep_alive_above_the_maximum_is_refused() {
+    let config = BrokerConfig {
+        limits: Limits { keep_alive_max: Some(60), ..Limits::default() },
+        ..BrokerConfig::default()
+    };
+    let broker = start_broker_with(config).await;
+    let addr = broker.local_addr();
+    for (keep_alive, expected) in [
+        (600, ReasonCode::ClientIdentifierNotValid),
+        (0, ReasonCode::ClientIdentifierNotValid),
+        (30, ReasonCode::Success),
+    ] {
+        let connect = Connect { protocol_version: ProtocolVersion::V311, keep_alive, ..Connect::new("old") };
+        let (_, connack) = TestClient::connect_with(addr, connect).await;
+        assert_eq!(connack.reason_code, expected, "keep-alive {keep_alive}");
+    }
+    broker.shutdown().await;
+}
+
 #[tokio::test]
 async fn connack_reflects_the_configuration() {
     let mut config = BrokerConfig {

@@ -84,7 +84,7 @@ pub(crate) fn run<S: Stream>(
         client_id: Arc::from(""),
         username: None,
         keep_alive: None,
-        last_read: Instant::now(),
+        last_packet: Instant::now(),
         window: 1,
         client_max_packet: u32::MAX,
         client_alias_max: 0,
@@ -121,7 +121,8 @@ struct Connection<S> {
     username: Option<Arc<str>>,
     /// 1.5 times the keep-alive in force.
     keep_alive: Option<Duration>,
-    last_read: Instant,
+    /// When the last whole packet arrived.
+    last_packet: Instant,
     /// QoS 1/2 messages allowed in flight towards the client.
     window: usize,
     client_max_packet: u32,
@@ -298,7 +299,6 @@ impl<S: Stream> Connection<S> {
             Ok(0) | Err(_) => Err(Close::Lost),
             Ok(n) => {
                 Counters::add(&self.shared.counters.bytes_in, n as u64);
-                self.last_read = Instant::now();
                 Ok(())
             }
         }
@@ -500,26 +500,32 @@ impl<S: Stream> Connection<S> {
         let expiry =
             config.limits.max_session_expiry.map_or(requested_expiry, |max| requested_expiry.min(max));
 
-        // Keep-alive, bounded by the configuration (announced to MQTT 5 clients only).
+        // Keep-alive, bounded by the configuration: MQTT 5 clients are told the value in
+        // force (Server Keep Alive). A 3.1.1 client cannot be: one above the maximum is
+        // refused (as Mosquitto does, 0x02), one below the minimum is given the minimum,
+        // which only makes the broker wait longer.
         let mut keep_alive = connect.keep_alive;
         let mut server_keep_alive = None;
-        if self.v5() {
-            if let Some(max) = config.limits.keep_alive_max
-                && (keep_alive == 0 || keep_alive > max)
-            {
-                keep_alive = max;
+        if let Some(max) = config.limits.keep_alive_max
+            && (keep_alive == 0 || keep_alive > max)
+        {
+            if !self.v5() {
+                let reason = ReasonCode::ClientIdentifierNotValid;
+                return Err(self.refuse(peer, reason, None).await);
             }
-            if let Some(min) = config.limits.keep_alive_min
-                && keep_alive != 0
-                && keep_alive < min
-            {
-                keep_alive = min;
-            }
-            if keep_alive != connect.keep_alive {
-                server_keep_alive = Some(keep_alive);
-            }
+            keep_alive = max;
+        }
+        if let Some(min) = config.limits.keep_alive_min
+            && keep_alive != 0
+            && keep_alive < min
+        {
+            keep_alive = min;
+        }
+        if self.v5() && keep_alive != connect.keep_alive {
+            server_keep_alive = Some(keep_alive);
         }
         self.keep_alive = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+        self.last_packet = Instant::now();
 
         self.window = usize::from(props.receive_maximum.unwrap_or(u16::MAX).min(config.limits.max_inflight));
         self.client_alias_max = props.topic_alias_maximum.unwrap_or(0);
@@ -700,12 +706,18 @@ impl<S: Stream> Connection<S> {
         loop {
             // A congested subscriber stops the decoding of this connection's packets, even
             // within one read, until it drains (see `backpressure`).
+            let mut decoded = false;
             while self.congested.is_empty() && self.throttle.as_mut().is_none_or(|t| t.may_handle()) {
                 let Some(packet) = self.decoder.decode(&mut self.rbuf)? else { break };
+                decoded = true;
                 if let Some(auth) = self.handle(packet)? {
                     // Boxed: rare, and its future must not enlarge every connection's task.
                     Box::pin(self.on_auth(auth)).await?;
                 }
+            }
+            if decoded {
+                // Keep-alive counts whole packets (MQTT-3.1.2-22), not bytes trickling in.
+                self.last_packet = Instant::now();
             }
             self.flush_outbox();
             loop {
@@ -757,7 +769,6 @@ impl<S: Stream> Connection<S> {
                     Ok(0) | Err(_) => return Err(Close::Lost),
                     Ok(n) => {
                         Counters::add(&self.shared.counters.bytes_in, n as u64);
-                        self.last_read = Instant::now();
                         if let Some(throttle) = &mut self.throttle {
                             throttle.on_read(n);
                         }
@@ -771,7 +782,7 @@ impl<S: Stream> Connection<S> {
                     }
                 },
                 _ = &mut sleep, if self.keep_alive.is_some() => {
-                    let deadline = self.last_read + self.keep_alive.unwrap_or_default();
+                    let deadline = self.last_packet + self.keep_alive.unwrap_or_default();
                     if Instant::now() >= deadline {
                         tracing::debug!(client_id = &*self.client_id, "keep-alive timeout");
                         return Err(Close::KeepAlive);
