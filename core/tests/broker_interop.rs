@@ -171,19 +171,72 @@ async fn mosquitto_will_on_abnormal_close() {
     broker.shutdown().await;
 }
 
-#[tokio::test]
-async fn mosquitto_shared_subscription_round_robin() {
+/// Shared subscriptions work for 3.1.1 clients too (the `$share/` filter is just a filter
+/// to them), as in Mosquitto.
+async fn shared_subscription_round_robin(version: &str) {
     let broker = start_broker().await;
-    let a = mosquitto_sub(&broker, &["-V", "mqttv5", "-q", "1", "-t", "$share/g/jobs", "-C", "2"]);
-    let b = mosquitto_sub(&broker, &["-V", "mqttv5", "-q", "1", "-t", "$share/g/jobs", "-C", "2"]);
+    let a = mosquitto_sub(&broker, &["-V", version, "-q", "1", "-t", "$share/g/jobs", "-C", "2"]);
+    let b = mosquitto_sub(&broker, &["-V", version, "-q", "1", "-t", "$share/g/jobs", "-C", "2"]);
     subscribed(&broker, 2).await;
     for i in 0..4 {
-        mosquitto_pub(&broker, &["-V", "mqttv5", "-q", "1", "-t", "jobs", "-m", &i.to_string()]).await;
+        mosquitto_pub(&broker, &["-V", version, "-q", "1", "-t", "jobs", "-m", &i.to_string()]).await;
     }
     let mut all: Vec<String> =
         [output_of(a).await, output_of(b).await].concat().lines().map(String::from).collect();
     all.sort();
     assert_eq!(all, ["0", "1", "2", "3"]);
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn mosquitto_shared_subscription_round_robin_v5() {
+    shared_subscription_round_robin("mqttv5").await;
+}
+
+#[tokio::test]
+async fn mosquitto_shared_subscription_round_robin_v311() {
+    shared_subscription_round_robin("mqttv311").await;
+}
+
+/// Message Expiry Interval with mosquitto's clients: a retained message that has expired is
+/// not delivered (MQTT-3.3.2-5); one that has not arrives with its remaining interval
+/// (MQTT-3.3.2-6), and so does a message queued for an offline persistent session.
+#[tokio::test]
+async fn mosquitto_message_expiry() {
+    let broker = start_broker().await;
+    let persistent = ["-V", "mqttv5", "-q", "1", "-c", "-i", "mosq-expiry", "-x", "300", "-t", "queued/#"];
+    let mut away = mosquitto_sub(&broker, &persistent);
+    subscribed(&broker, 1).await;
+    away.start_kill().expect("kill");
+    let _ = away.wait().await;
+    wait_until("the client is offline", || broker.stats().connections == 0).await;
+    for (topic, payload, expiry) in [
+        ("exp/brief", "brief", "1"),
+        ("exp/long", "long", "100"),
+        ("queued/brief", "brief", "1"),
+        ("queued/long", "long", "100"),
+    ] {
+        let mut args = vec!["-V", "mqttv5", "-q", "1", "-t", topic, "-m", payload];
+        args.extend(["-D", "publish", "message-expiry-interval", expiry]);
+        if topic.starts_with("exp/") {
+            args.push("-r");
+        }
+        mosquitto_pub(&broker, &args).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await; // let the brief ones expire
+    let format = ["-F", "%t %E %p"];
+    let retained =
+        mosquitto_sub(&broker, &[&["-V", "mqttv5", "-t", "exp/#", "-C", "2"][..], &format[..]].concat());
+    subscribed(&broker, 2).await; // the offline session's and this one
+    mosquitto_pub(&broker, &["-V", "mqttv5", "-t", "exp/after", "-m", "live"]).await;
+    let resumed = mosquitto_sub(&broker, &[&persistent[..], &["-C", "1"], &format[..]].concat());
+    let mut lines: Vec<String> = [output_of(retained).await, output_of(resumed).await]
+        .concat()
+        .lines()
+        .map(|line| line.replace(" 99 ", " left ").replace(" 100 ", " left "))
+        .collect();
+    lines.sort();
+    assert_eq!(lines, ["exp/after  live", "exp/long left long", "queued/long left long"]);
     broker.shutdown().await;
 }
 
@@ -193,22 +246,35 @@ async fn mosquitto_shared_subscription_round_robin() {
 // broker side is covered by broker_features::mqtt_3_3_2_10_topic_aliases_towards_the_client;
 // client-to-broker aliases by paho_topic_alias.
 
-/// A persistent mosquitto_sub session receives what was published while it was offline.
-#[tokio::test]
-async fn mosquitto_persistent_session() {
+/// A persistent mosquitto_sub session receives what was published while it was offline
+/// (`-c`: Clean Session 0 in 3.1.1; Clean Start 0 with a Session Expiry Interval in 5).
+async fn persistent_session(version: &str) {
     let broker = start_broker().await;
-    let args = ["-V", "mqttv5", "-q", "1", "-c", "-i", "mosq-persistent", "-x", "300", "-t", "p/#", "-v"];
+    let mut args = vec!["-V", version, "-q", "1", "-c", "-i", "mosq-persistent", "-t", "p/#", "-v"];
+    if version == "mqttv5" {
+        args.extend(["-x", "300"]);
+    }
     let mut first = mosquitto_sub(&broker, &args);
     subscribed(&broker, 1).await;
     first.start_kill().expect("kill");
     let _ = first.wait().await;
     wait_until("the client is offline", || broker.stats().connections == 0).await;
-    mosquitto_pub(&broker, &["-V", "mqttv5", "-q", "1", "-t", "p/1", "-m", "while away"]).await;
+    mosquitto_pub(&broker, &["-V", version, "-q", "1", "-t", "p/1", "-m", "while away"]).await;
     let mut resumed_args = args.to_vec();
     resumed_args.extend(["-C", "1"]);
     let second = mosquitto_sub(&broker, &resumed_args);
     assert_eq!(output_of(second).await, "p/1 while away\n");
     broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn mosquitto_persistent_session_v5() {
+    persistent_session("mqttv5").await;
+}
+
+#[tokio::test]
+async fn mosquitto_persistent_session_v311() {
+    persistent_session("mqttv311").await;
 }
 
 async fn paho(scenario: &str) {
@@ -323,8 +389,13 @@ async fn paho_will_v5() {
 }
 
 #[tokio::test]
-async fn paho_shared_subscriptions() {
-    paho("shared").await;
+async fn paho_shared_subscriptions_v311() {
+    paho("shared-v311").await;
+}
+
+#[tokio::test]
+async fn paho_shared_subscriptions_v5() {
+    paho("shared-v5").await;
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 """Interop scenarios: the Eclipse paho-mqtt Python client against an mqttkit broker.
 
 Usage: paho_scenarios.py --port PORT [--transport tcp|websockets] SCENARIO [SCENARIO...]
-Scenarios: qos-v311 qos-v5 retained-v311 retained-v5 will-v311 will-v5 shared session-v311
+Scenarios: qos-v311 qos-v5 retained-v311 retained-v5 will-v311 will-v5 shared-v311 shared-v5 session-v311
 session-v5 topic-alias message-expiry, and restart-prepare-{v311,v5} / restart-verify-{v311,v5}
 which run before and after a restart of a broker with persistent storage.
 
@@ -160,13 +160,13 @@ def will(v5):
     watcher.close()
 
 
-def shared():
+def shared(v5):
     topic = unique("interop/shared")
-    a = Client(unique("a"))
-    b = Client(unique("b"))
+    a = Client(unique("a"), v5=v5)
+    b = Client(unique("b"), v5=v5)
     a.subscribe(f"$share/group/{topic}", 1)
     b.subscribe(f"$share/group/{topic}", 1)
-    pub = Client(unique("pub"))
+    pub = Client(unique("pub"), v5=v5)
     for i in range(10):
         pub.publish(topic, str(i), qos=1)
     received = []
@@ -280,7 +280,8 @@ SCENARIOS = {
     "retained-v5": lambda: retained(True),
     "will-v311": lambda: will(False),
     "will-v5": lambda: will(True),
-    "shared": shared,
+    "shared-v311": lambda: shared(False),
+    "shared-v5": lambda: shared(True),
     "session-v311": lambda: session(False),
     "session-v5": lambda: session(True),
     "topic-alias": topic_alias,
