@@ -439,6 +439,66 @@ async fn connack_reflects_the_configuration() {
     broker.shutdown().await;
 }
 
+/// Features turned off are announced as unavailable (MQTT 5.0 §3.2.2.3), and a will that
+/// needs one is refused: retained will 0x9A (MQTT-3.2.2-13), will QoS above Maximum QoS
+/// 0x9B (MQTT-3.2.2-12). Response Information only when requested.
+#[tokio::test]
+async fn connack_announces_disabled_features_and_refuses_wills_that_need_them() {
+    let mut config = BrokerConfig {
+        limits: Limits { keep_alive_min: Some(10), ..Limits::default() },
+        ..BrokerConfig::default()
+    };
+    config.features.maximum_qos = 1;
+    config.features.retain_available = false;
+    config.features.wildcard_subscriptions = false;
+    config.features.subscription_identifiers = false;
+    let broker = start_broker_with(config).await;
+    let addr = broker.local_addr();
+    let connect = Connect { keep_alive: 2, ..Connect::new("plain") };
+    let (_client, connack) = TestClient::connect_with(addr, connect).await;
+    let p = &connack.properties;
+    assert_eq!(p.retain_available, Some(false));
+    assert_eq!(p.wildcard_subscription_available, Some(false));
+    assert_eq!(p.subscription_identifiers_available, Some(false));
+    assert_eq!(p.shared_subscription_available, None);
+    assert_eq!(p.maximum_qos, Some(QoS::AtLeastOnce));
+    assert_eq!(p.server_keep_alive, Some(10), "keep_alive_min raises the client's 2 s");
+    assert_eq!(p.response_information, None, "not requested");
+
+    let mut retained = Will::new("wills/r", "r");
+    retained.retain = true;
+    let (_, connack) = TestClient::connect_with(addr, with_will("r", retained)).await;
+    assert_eq!(connack.reason_code, ReasonCode::RetainNotSupported);
+    let mut exactly_once = Will::new("wills/q", "q");
+    exactly_once.qos = QoS::ExactlyOnce;
+    let (_, connack) = TestClient::connect_with(addr, with_will("q", exactly_once)).await;
+    assert_eq!(connack.reason_code, ReasonCode::QosNotSupported);
+    broker.shutdown().await;
+}
+
+/// MQTT-3.14.2-2: a DISCONNECT cannot give a session that had Session Expiry Interval 0 a
+/// non-zero one (0x82 Protocol Error); it can end a persistent session by setting 0.
+#[tokio::test]
+async fn mqtt_3_14_2_2_session_expiry_in_disconnect() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let mut client = TestClient::connect(addr, "short-lived").await;
+    let mut disconnect = Disconnect::new(ReasonCode::Success);
+    disconnect.properties.session_expiry_interval = Some(300);
+    client.send(Packet::Disconnect(disconnect)).await;
+    assert_eq!(client.expect_closed().await, Some(ReasonCode::ProtocolError));
+
+    let (mut client, _) = TestClient::connect_with(addr, persistent("ending", 300)).await;
+    client.subscribe("t", QoS::AtLeastOnce).await;
+    let mut disconnect = Disconnect::new(ReasonCode::Success);
+    disconnect.properties.session_expiry_interval = Some(0);
+    client.send(Packet::Disconnect(disconnect)).await;
+    assert_eq!(client.expect_closed().await, None);
+    let (_, connack) = TestClient::connect_with(addr, persistent("ending", 300)).await;
+    assert!(!connack.session_present, "the session ended with the DISCONNECT");
+    broker.shutdown().await;
+}
+
 /// MQTT-3.1.3-8: a 3.1.1 client with an empty client id and Clean Session 0 is rejected.
 #[tokio::test]
 async fn mqtt_3_1_3_8_empty_client_id_without_clean_session_is_rejected() {
