@@ -28,16 +28,19 @@ async fn bad_config_file_is_rejected_with_file_line_and_reason() {
     assert!(stderr.contains("max_bogus"), "{stderr}");
 }
 
+/// SIGTERM and SIGINT (Ctrl-C) both shut down gracefully: DISCONNECT 0x8B, exit status 0.
 #[cfg(unix)]
 #[tokio::test]
-async fn broker_command_serves_and_shuts_down_on_sigterm() {
-    let (mut child, addr) = support::spawn_broker_cli(["--bind", "127.0.0.1:0", "--log", "warn"]).await;
-    let mut client = TestClient::connect(addr, "cli-test").await;
-    client.ping().await;
-    support::send_signal(&child, "TERM").await;
-    assert_eq!(client.expect_closed().await, Some(ReasonCode::ServerShuttingDown));
-    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
-    assert!(exit.success(), "{exit:?}");
+async fn broker_command_serves_and_shuts_down_on_sigterm_and_sigint() {
+    for signal in ["TERM", "INT"] {
+        let (mut child, addr) = support::spawn_broker_cli(["--bind", "127.0.0.1:0", "--log", "warn"]).await;
+        let mut client = TestClient::connect(addr, "cli-test").await;
+        client.ping().await;
+        support::send_signal(&child, signal).await;
+        assert_eq!(client.expect_closed().await, Some(ReasonCode::ServerShuttingDown), "SIG{signal}");
+        let exit = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
+        assert!(exit.success(), "SIG{signal}: {exit:?}");
+    }
 }
 
 /// `--data-dir` alone turns storage on (durability `sync`): a retained message and a

@@ -107,6 +107,74 @@ async fn sessions_messages_and_retained_survive_a_restart_batched() {
     restart_keeps_state(Durability::Batched).await;
 }
 
+/// An outgoing QoS 2 message the client has PUBREC'd survives in that state: after the
+/// restart the broker resends PUBREL (MQTT-4.4.0-1), not the PUBLISH, and PUBCOMP ends it.
+#[tokio::test]
+async fn outgoing_qos2_released_state_survives_a_restart() {
+    let dir = TempDir::new("pubrel");
+    let broker = start_broker_with(config(&dir, Durability::Sync)).await;
+    let addr = broker.local_addr();
+    let (mut sub, _) = TestClient::connect_with(addr, persistent("receiver")).await;
+    sub.subscribe("q2", QoS::ExactlyOnce).await;
+    let mut publisher = TestClient::connect(addr, "pub").await;
+    publisher.publish_simple("q2", "exactly", QoS::ExactlyOnce).await;
+    let got = sub.recv_publish().await;
+    sub.send(Packet::PubRec(PubRec::new(got.packet_id))).await;
+    assert!(matches!(sub.recv().await, Packet::PubRel(rel) if rel.packet_id == got.packet_id));
+    sub.ping().await; // the PUBREC's state change is stored before the shutdown
+    sub.drop_connection().await;
+    wait_until("receiver is offline", || broker.stats().connections == 1).await;
+    broker.shutdown().await;
+
+    let broker = start_broker_with(config(&dir, Durability::Sync)).await;
+    let (mut sub, connack) = TestClient::connect_with(broker.local_addr(), persistent("receiver")).await;
+    assert!(connack.session_present);
+    match sub.recv().await {
+        Packet::PubRel(rel) => assert_eq!(rel.packet_id, got.packet_id),
+        other => panic!("expected PUBREL, got {other:?}"),
+    }
+    sub.send(Packet::PubComp(PubComp::new(got.packet_id))).await;
+    sub.expect_nothing().await;
+    sub.drop_connection().await;
+    broker.shutdown().await;
+
+    // Completed: a third start resends nothing.
+    let broker = start_broker_with(config(&dir, Durability::Sync)).await;
+    let (mut sub, _) = TestClient::connect_with(broker.local_addr(), persistent("receiver")).await;
+    sub.expect_nothing().await;
+    broker.shutdown().await;
+}
+
+/// A stored session's expiry keeps running while the broker is down: one that expired
+/// meanwhile is gone after the restart; one that did not is resumed.
+#[tokio::test]
+async fn session_expiry_counts_the_time_the_broker_was_down() {
+    let dir = TempDir::new("expiry");
+    let broker = start_broker_with(config(&dir, Durability::Sync)).await;
+    let addr = broker.local_addr();
+    let brief = |id: &str, expiry: u32| Connect {
+        clean_start: false,
+        properties: ConnectProperties { session_expiry_interval: Some(expiry), ..Default::default() },
+        ..Connect::new(id)
+    };
+    for (id, expiry) in [("brief", 1), ("lasting", 3600)] {
+        let (mut client, _) = TestClient::connect_with(addr, brief(id, expiry)).await;
+        client.subscribe("t", QoS::AtLeastOnce).await;
+        client.disconnect().await;
+    }
+    let stopped = Instant::now();
+    broker.shutdown().await;
+    wait_until("a second has passed", || stopped.elapsed() >= Duration::from_millis(1100)).await;
+
+    let broker = start_broker_with(config(&dir, Durability::Sync)).await;
+    assert_eq!(broker.stats().subscriptions, 1);
+    let (_, connack) = TestClient::connect_with(broker.local_addr(), brief("brief", 1)).await;
+    assert!(!connack.session_present, "expired while the broker was down");
+    let (_, connack) = TestClient::connect_with(broker.local_addr(), brief("lasting", 3600)).await;
+    assert!(connack.session_present);
+    broker.shutdown().await;
+}
+
 /// Acknowledged QoS 2 state survives: a PUBLISH retransmitted after the restart (before
 /// PUBREL) is not delivered a second time.
 #[tokio::test]

@@ -201,6 +201,9 @@ async fn mqtt_4_7_2_1_dollar_topics() {
     dollar.subscribe("$app/+", QoS::AtMostOnce).await;
     let mut publisher = TestClient::connect(addr, "pub").await;
     assert_eq!(publisher.publish_simple("$SYS/fake", "x", QoS::AtLeastOnce).await, ReasonCode::NotAuthorized);
+    // A 3.1.1 publisher cannot be told (its PUBACK has no reason code): not routed either.
+    let mut old = TestClient::connect_v311(addr, "old").await;
+    assert_eq!(old.publish_simple("$SYS/fake", "y", QoS::AtLeastOnce).await, ReasonCode::Success);
     publisher.publish_simple("$app/x", "d", QoS::AtMostOnce).await;
     publisher.publish_simple("plain", "p", QoS::AtMostOnce).await;
     assert_eq!(&*all.recv_publish().await.topic, "plain");

@@ -204,6 +204,22 @@ async fn mqtt_3_1_4_3_session_takeover_disconnects_the_old_connection() {
     broker.shutdown().await;
 }
 
+/// A connection closed by a takeover did not send DISCONNECT: its will is published
+/// (no Will Delay Interval; MQTT-3.1.2-8).
+#[tokio::test]
+async fn a_taken_over_connection_publishes_its_will() {
+    let broker = start_broker().await;
+    let addr = broker.local_addr();
+    let mut watcher = TestClient::connect(addr, "watcher").await;
+    watcher.subscribe("wills/#", QoS::AtMostOnce).await;
+    let (mut old, _) =
+        TestClient::connect_with(addr, with_will("twin", Will::new("wills/twin", "old"))).await;
+    let (_new, _) = TestClient::connect_with(addr, Connect::new("twin")).await;
+    assert_eq!(old.expect_closed().await, Some(ReasonCode::SessionTakenOver));
+    assert_eq!(&watcher.recv_publish().await.payload[..], b"old");
+    broker.shutdown().await;
+}
+
 #[tokio::test]
 async fn takeover_of_a_v311_client_closes_it() {
     let broker = start_broker().await;

@@ -577,12 +577,13 @@ pub(crate) fn state_byte(state: OutState) -> u8 {
     }
 }
 
-/// Whether the session record's interval ran out while the broker was down.
+/// What is left of the session record's interval, or `None` if it ran out while the broker
+/// was down (to the second: the record keeps whole seconds).
 pub(crate) fn expired_while_down(record: &SessionRecord) -> Option<Duration> {
     if record.expiry_interval == u32::MAX {
         return Some(Duration::MAX);
     }
     let since =
         if record.disconnected_at == 0 { 0 } else { unix_now().saturating_sub(record.disconnected_at) };
-    u64::from(record.expiry_interval).checked_sub(since).map(Duration::from_secs)
+    u64::from(record.expiry_interval).checked_sub(since).filter(|&left| left > 0).map(Duration::from_secs)
 }
