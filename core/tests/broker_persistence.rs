@@ -457,3 +457,57 @@ async fn kill_9_loses_no_acknowledged_message_under_sync() {
         buf.to_vec()
     }
 }
+
+/// MQTT-3.1.2-8 across a crash: the broker killed with SIGKILL while clients with wills are
+/// connected publishes their wills when it restarts (their connections closed without
+/// DISCONNECT), a delayed one once its delay has run from the restart, unless the client
+/// resumes first; a will whose client disconnected normally is not published.
+#[cfg(all(unix, feature = "cli"))]
+#[tokio::test]
+async fn wills_of_open_connections_survive_kill_9() {
+    let dir = TempDir::new("kill9-wills");
+    let data_dir = dir.0.join("data");
+    let broker_args = ["--log", "warn", "--bind", "127.0.0.1:0", "--durability", "sync", "--data-dir"];
+    let args: Vec<&OsStr> = broker_args.iter().map(OsStr::new).chain([data_dir.as_os_str()]).collect();
+    let (mut broker, addr) = support::spawn_broker_cli(&args).await;
+    let (mut watcher, _) = TestClient::connect_with(addr, persistent("watcher")).await;
+    watcher.subscribe("wills/#", QoS::AtLeastOnce).await;
+    watcher.disconnect().await;
+    let mut will = Will::new("wills/crashed", Bytes::from_static(b"gone"));
+    will.qos = QoS::AtLeastOnce;
+    let v311 = Connect {
+        protocol_version: mqttkit::protocol::ProtocolVersion::V311,
+        will: Some(will),
+        ..Connect::new("crashed")
+    };
+    let (_crashed, _) = TestClient::connect_with(addr, v311).await;
+    let mut delayed = Will::new("wills/delayed", Bytes::from_static(b"late"));
+    delayed.properties.will_delay_interval = Some(3600);
+    let (_delayed, _) =
+        TestClient::connect_with(addr, Connect { will: Some(delayed), ..persistent("delayed") }).await;
+    let (polite, _) = TestClient::connect_with(
+        addr,
+        Connect { will: Some(Will::new("wills/polite", "no")), ..Connect::new("polite") },
+    )
+    .await;
+    polite.disconnect().await;
+    // Under `sync` the PUBACK of a message stored for the watcher leaves once everything
+    // submitted before it is on disk.
+    let mut barrier = TestClient::connect(addr, "barrier").await;
+    barrier.publish_simple("wills/barrier", "stored", QoS::AtLeastOnce).await;
+    broker.start_kill().unwrap(); // SIGKILL
+    let _ = broker.wait().await;
+
+    let (mut broker, addr) = support::spawn_broker_cli(&args).await;
+    let (mut watcher, connack) = TestClient::connect_with(addr, persistent("watcher")).await;
+    assert!(connack.session_present);
+    assert_eq!(&*watcher.recv_and_ack().await.topic, "wills/barrier");
+    let got = watcher.recv_and_ack().await;
+    assert_eq!((&*got.topic, &got.payload[..]), ("wills/crashed", &b"gone"[..]));
+    let (back, connack) = TestClient::connect_with(addr, persistent("delayed")).await;
+    assert!(connack.session_present);
+    back.disconnect().await;
+    watcher.expect_nothing().await;
+    broker.start_kill().unwrap();
+    let _ = broker.wait().await;
+}

@@ -532,6 +532,14 @@ impl<S: Stream> Connection<S> {
         self.will = connect.will.map(Box::new);
 
         let (session, present) = self.attach(client_id.clone(), connect.clean_start, expiry).await?;
+        if let Some(will) = &self.will
+            && self.shared.storage.is_persistent()
+        {
+            // Kept while the connection is open, so that a crash does not lose it.
+            let delay = if self.v5() { will.properties.will_delay_interval.unwrap_or(0) } else { 0 };
+            let record = stored_will::encode_connected(will, delay, self.username.as_deref());
+            self.shared.storage.submit(Op::PutWill(client_id.clone(), record));
+        }
 
         let mut connack = ConnAck::new(ReasonCode::Success, present);
         if self.v5() {
@@ -1497,11 +1505,15 @@ impl<S: Stream> Connection<S> {
             Close::Lost | Close::Violation(_) | Close::KeepAlive | Close::TakenOver | Close::Shutdown => true,
         };
         tracing::debug!(client_id = &*self.client_id, ?close, "client disconnected");
+        let will_stored = self.will.is_some() && self.shared.storage.is_persistent();
         let will = if send_will { self.will.take() } else { None };
-        self.detach(session, will, close == Close::Shutdown);
+        self.detach(session, will, will_stored, close == Close::Shutdown);
     }
 
-    fn detach(&self, session: Arc<Session>, will: Option<Box<Will>>, shutting_down: bool) {
+    /// Detaches from the session. `will` is the will to publish now or after its delay;
+    /// `will_stored` says whether the connection's will is in storage (to be replaced by the
+    /// pending one, or deleted).
+    fn detach(&self, session: Arc<Session>, will: Option<Box<Will>>, will_stored: bool, shutting_down: bool) {
         let now = Instant::now();
         let mut publish_now = None;
         let end = {
@@ -1513,9 +1525,16 @@ impl<S: Stream> Connection<S> {
             state.generation += 1;
             session.set_online(false);
             let expiry = state.expiry_interval;
+            // MQTT 3.1.1 has no Will Delay Interval.
+            let delay = match &will {
+                Some(will) if self.v5() => will.properties.will_delay_interval.unwrap_or(0).min(expiry),
+                _ => 0,
+            };
+            if will_stored && delay == 0 {
+                self.shared.storage.submit(Op::DeleteWill(session.client_id.clone()));
+            }
             if let Some(will) = will {
-                let delay = will.properties.will_delay_interval.unwrap_or(0).min(expiry);
-                if delay == 0 || !self.v5() {
+                if delay == 0 {
                     publish_now = Some(*will);
                 } else {
                     let due = now + Duration::from_secs(delay.into());

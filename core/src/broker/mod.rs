@@ -79,6 +79,7 @@ use session::{Delivery, Enqueued, Inflight, Message, OutState, Owner, Session};
 use stats::Counters;
 use stop::Stop;
 use storage::{Op, Storage};
+use stored_will::Due;
 
 use crate::protocol::{QoS, Will};
 
@@ -849,19 +850,29 @@ impl Shared {
             }
             self.sessions().insert(client_id, session);
         }
-        // Wills that were waiting for their delay: due again at the same time, or published
-        // now if it has passed or their session ended while the broker was down.
+        // Wills that were waiting for their delay: due again at the same time. Wills of
+        // connections that were open when the broker stopped (a crash): their connection
+        // counts as closed now. Published now if the time has passed or their session ended.
+        let now = Instant::now();
         for (client_id, will, due) in restored.wills {
             let session = self.sessions().get(&client_id).cloned();
-            match session {
-                Some(session) => {
+            let (at, username) = match (&session, due) {
+                (Some(_), Due::At(at)) => (Some(at), None),
+                (None, Due::At(_)) => (None, ended.get(&client_id).cloned().flatten()),
+                (Some(session), Due::AfterRestart { delay, username }) => {
+                    let delay = delay.min(session.lock().expiry_interval);
+                    ((delay > 0).then(|| now + Duration::from_secs(delay.into())), username)
+                }
+                (None, Due::AfterRestart { username, .. }) => (None, username),
+            };
+            match (session, at) {
+                (Some(session), Some(due)) => {
                     let mut state = session.lock();
                     state.pending_will = Some(Box::new(session::PendingWill { will, due }));
                     self.schedule_will(due, client_id, state.generation);
                 }
-                None => {
+                _ => {
                     self.storage.submit(Op::DeleteWill(client_id.clone()));
-                    let username = ended.get(&client_id).cloned().flatten();
                     self.publish_will(&client_id, username.as_deref(), will);
                 }
             }

@@ -97,8 +97,8 @@ pub(crate) type RestoredSession = (Arc<str>, SessionRecord, Vec<StoredDelivery>,
 pub(crate) struct Restored {
     pub(crate) sessions: Vec<RestoredSession>,
     pub(crate) retained: Vec<Arc<Message>>,
-    /// Pending wills by client identifier, with when they are due.
-    pub(crate) wills: Vec<(Arc<str>, Will, Instant)>,
+    /// Stored wills by client identifier, with when they are due.
+    pub(crate) wills: Vec<(Arc<str>, Will, super::stored_will::Due)>,
 }
 
 fn db_error(context: &str, error: impl std::fmt::Display) -> BrokerError {

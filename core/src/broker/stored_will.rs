@@ -1,7 +1,12 @@
-//! The stored form of a will waiting for its Will Delay Interval (MQTT 5.0 §3.1.3.2.2), so
-//! that a restarted broker still publishes it: the format byte, when it is due (Unix
-//! milliseconds), then the will as an MQTT 5 PUBLISH.
+//! The stored form of a will, so that a restarted broker still publishes it. Two kinds of
+//! record, each a format byte, a header, then the will as an MQTT 5 PUBLISH:
+//! - a will waiting for its Will Delay Interval (MQTT 5.0 §3.1.3.2.2) after its connection
+//!   closed: when it is due (Unix milliseconds);
+//! - the will of a connection that is open: its delay and the client's user name. Should
+//!   the broker stop without closing the connection (a crash), the connection counts as
+//!   closed at the restart (MQTT-3.1.2-8).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -9,11 +14,46 @@ use bytes::{Bytes, BytesMut};
 use super::storage::{instant_to_unix_ms, unix_ms_to_instant};
 use crate::protocol::{Packet, ProtocolVersion, Publish, PublishProperties, QoS, Will, WillProperties};
 
-/// Format version of will records.
-const FORMAT: u8 = 1;
+/// Format of a will waiting for its delay.
+const PENDING: u8 = 1;
+/// Format of an open connection's will.
+const CONNECTED: u8 = 2;
 
-/// Encodes a pending will due at `due`.
+/// When a stored will is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Due {
+    /// At this time (its connection closed, the delay runs).
+    At(Instant),
+    /// `delay` seconds after the restart: its connection was still open when the broker
+    /// stopped; `username` is the user it authenticated as.
+    AfterRestart { delay: u32, username: Option<Arc<str>> },
+}
+
+/// Encodes a will whose connection has closed, due at `due`.
 pub(crate) fn encode(will: &Will, due: Instant) -> Vec<u8> {
+    let mut out = BytesMut::from(&[PENDING][..]);
+    out.extend_from_slice(&instant_to_unix_ms(due).to_be_bytes());
+    finish(will, out)
+}
+
+/// Encodes the will of an open connection: `delay` is its Will Delay Interval (0 for
+/// MQTT 3.1.1), `username` the user the client authenticated as.
+pub(crate) fn encode_connected(will: &Will, delay: u32, username: Option<&str>) -> Vec<u8> {
+    let mut out = BytesMut::from(&[CONNECTED][..]);
+    out.extend_from_slice(&delay.to_be_bytes());
+    match username.map(str::as_bytes).filter(|name| u16::try_from(name.len()).is_ok()) {
+        Some(name) => {
+            out.extend_from_slice(&[1]);
+            out.extend_from_slice(&(name.len() as u16).to_be_bytes());
+            out.extend_from_slice(name);
+        }
+        None => out.extend_from_slice(&[0]),
+    }
+    finish(will, out)
+}
+
+/// Appends the will as a PUBLISH to the record header in `out`.
+fn finish(will: &Will, mut out: BytesMut) -> Vec<u8> {
     let p = &will.properties;
     let publish = Publish {
         dup: false,
@@ -33,8 +73,6 @@ pub(crate) fn encode(will: &Will, due: Instant) -> Vec<u8> {
         },
         payload: will.payload.clone(),
     };
-    let mut out = BytesMut::from(&[FORMAT][..]);
-    out.extend_from_slice(&instant_to_unix_ms(due).to_be_bytes());
     // The will was validated when its CONNECT was decoded; an encoding failure (a will
     // over 256 MB) leaves a record that `decode` rejects.
     if publish.encode_unchecked(ProtocolVersion::V5, &mut out).is_err() {
@@ -43,15 +81,31 @@ pub(crate) fn encode(will: &Will, due: Instant) -> Vec<u8> {
     out.to_vec()
 }
 
-/// Decodes a will record: the will (without its delay, which has been applied) and when it
+/// Decodes a will record: the will (without its delay, which `Due` carries) and when it
 /// is due. `None` if the record is not readable.
-pub(crate) fn decode(bytes: &[u8]) -> Option<(Will, Instant)> {
+pub(crate) fn decode(bytes: &[u8]) -> Option<(Will, Due)> {
     let (&format, rest) = bytes.split_first()?;
-    if format != FORMAT || rest.len() < 8 {
-        return None;
-    }
-    let (due, frame) = rest.split_at(8);
-    let due = u64::from_be_bytes(due.try_into().ok()?);
+    let (due, frame) = match format {
+        PENDING => {
+            let (due, frame) = rest.split_at_checked(8)?;
+            (Due::At(unix_ms_to_instant(u64::from_be_bytes(due.try_into().ok()?))), frame)
+        }
+        CONNECTED => {
+            let (delay, rest) = rest.split_at_checked(4)?;
+            let delay = u32::from_be_bytes(delay.try_into().ok()?);
+            let (&has_name, rest) = rest.split_first()?;
+            let (username, frame) = if has_name == 1 {
+                let (len, rest) = rest.split_at_checked(2)?;
+                let (name, frame) =
+                    rest.split_at_checked(usize::from(u16::from_be_bytes(len.try_into().ok()?)))?;
+                (Some(Arc::from(std::str::from_utf8(name).ok()?)), frame)
+            } else {
+                (None, rest)
+            };
+            (Due::AfterRestart { delay, username }, frame)
+        }
+        _ => return None,
+    };
     let Ok(Packet::Publish(publish)) = Packet::decode(Bytes::copy_from_slice(frame), ProtocolVersion::V5)
     else {
         return None;
@@ -72,7 +126,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<(Will, Instant)> {
             user_properties: p.user_properties,
         },
     };
-    Some((will, unix_ms_to_instant(due)))
+    Some((will, due))
 }
 
 #[cfg(test)]
@@ -92,9 +146,16 @@ mod tests {
         will.properties.correlation_data = Some(Bytes::from_static(b"c"));
         will.properties.user_properties = vec![("a".into(), "1".into()), ("b".into(), "2".into())];
         let due = Instant::now() + Duration::from_secs(30);
-        let (back, back_due) = decode(&encode(&will, due)).expect("readable");
+        let (back, Due::At(back_due)) = decode(&encode(&will, due)).expect("readable") else {
+            panic!("a pending will");
+        };
+        let (connected, after_restart) = decode(&encode_connected(&will, 30, Some("ann"))).expect("readable");
+        assert_eq!(after_restart, Due::AfterRestart { delay: 30, username: Some("ann".into()) });
+        let (_, anonymous) = decode(&encode_connected(&will, 0, None)).expect("readable");
+        assert_eq!(anonymous, Due::AfterRestart { delay: 0, username: None });
         will.properties.will_delay_interval = None;
         assert_eq!(back, will);
+        assert_eq!(connected, will);
         let drift = back_due.max(due) - back_due.min(due);
         assert!(drift < Duration::from_millis(50), "{drift:?}");
     }
@@ -102,8 +163,10 @@ mod tests {
     #[test]
     fn unreadable_records_are_refused() {
         assert!(decode(&[]).is_none());
-        assert!(decode(&[FORMAT, 0, 0]).is_none());
+        assert!(decode(&[PENDING, 0, 0]).is_none());
         assert!(decode(&[9, 0, 0, 0, 0, 0, 0, 0, 0, 0x30, 0]).is_none());
-        assert!(decode(&[FORMAT, 0, 0, 0, 0, 0, 0, 0, 0, 0x30, 5, 0]).is_none());
+        assert!(decode(&[PENDING, 0, 0, 0, 0, 0, 0, 0, 0, 0x30, 5, 0]).is_none());
+        assert!(decode(&[CONNECTED, 0, 0, 0, 0, 1, 0, 9, b'a']).is_none());
+        assert!(decode(&[CONNECTED, 0, 0, 0, 0, 1, 0, 1, 0xFF, 0x30, 0]).is_none());
     }
 }
