@@ -521,3 +521,125 @@ async fn manual_re_authentication_answers_each_step() {
     link.send(auth(ReasonCode::Success, "")).await;
     assert_eq!(second.await.unwrap().unwrap().reason_code, ReasonCode::Success);
 }
+
+fn reconnecting(server: &FakeServer) -> mqttkit::client::ClientOptionsBuilder {
+    client(server).session_expiry_interval(300).reconnect(ReconnectPolicy {
+        initial_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        ..ReconnectPolicy::default()
+    })
+}
+
+fn resumed() -> ConnAck {
+    ConnAck::new(ReasonCode::Success, true)
+}
+
+/// Manual acknowledgement of a QoS 2 message across a reconnect: the server resends the
+/// PUBLISH on the new connection (MQTT-4.4.0-1); the application's acknowledgement, made
+/// for the delivery on the first connection, sends PUBREC on the new one, and frees its
+/// place in our Receive Maximum.
+#[tokio::test]
+async fn a_manual_qos2_acknowledgement_counts_after_a_reconnect() {
+    let server = FakeServer::start().await;
+    let options = reconnecting(&server).auto_ack(false).receive_maximum(1).build().unwrap();
+    let (client, mut events) = Client::with_events(options).unwrap();
+    let connecting = spawn_connect(&client);
+    let mut link = server.accept_with(connack(Default::default())).await;
+    connecting.await.unwrap().unwrap();
+    let publish = Publish::new("q2/manual", "once", QoS::ExactlyOnce).with_packet_id(5);
+    link.send(Packet::Publish(publish.clone())).await;
+    let message = expect_message(&mut events).await;
+    drop(link); // the connection is lost before the application is done
+
+    let (mut link, connect) = server.accept().await;
+    assert!(!connect.clean_start);
+    link.send(Packet::ConnAck(resumed())).await;
+    let mut again = publish;
+    again.dup = true;
+    link.send(Packet::Publish(again)).await;
+    message.ack().unwrap();
+    match link.recv().await {
+        Packet::PubRec(rec) => assert_eq!(rec.packet_id, 5),
+        other => panic!("expected PUBREC, got {other:?}"),
+    }
+    link.send(Packet::PubRel(PubRel::new(5))).await;
+    assert!(matches!(link.recv().await, Packet::PubComp(comp) if comp.packet_id == 5));
+    // Its place in our Receive Maximum (1) is free: the next message is taken.
+    link.send(Packet::Publish(Publish::new("q2/manual", "next", QoS::ExactlyOnce).with_packet_id(6))).await;
+    assert_eq!(&expect_message(&mut events).await.payload[..], b"next");
+    client.shutdown().await.unwrap();
+}
+
+/// After a reconnect without a session, the subscriptions come back with their
+/// Subscription Identifiers, then the (un)subscribe requests that were never answered, in
+/// the order they were made: a subscribe and an unsubscribe of one filter end unsubscribed.
+#[tokio::test]
+async fn a_lost_session_is_restored_in_order_with_subscription_identifiers() {
+    let server = FakeServer::start().await;
+    let (client, _events) = Client::with_events(reconnecting(&server).build().unwrap()).unwrap();
+    let connecting = spawn_connect(&client);
+    let mut link = server.accept_with(connack(Default::default())).await;
+    connecting.await.unwrap().unwrap();
+    let subscribing = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let options = mqttkit::client::SubscribeOptions::default().subscription_identifier(7);
+            client
+                .subscribe_with(
+                    vec![mqttkit::protocol::Subscription::new("tagged/#", QoS::AtLeastOnce)],
+                    options,
+                )
+                .await
+        })
+    };
+    let Packet::Subscribe(subscribe) = link.recv().await else { panic!("expected SUBSCRIBE") };
+    link.send(Packet::SubAck(mqttkit::protocol::SubAck::new(
+        subscribe.packet_id,
+        vec![ReasonCode::GrantedQos1],
+    )))
+    .await;
+    subscribing.await.unwrap().unwrap();
+    client.subscribe_nowait("plain", QoS::AtMostOnce).await.unwrap();
+    client.unsubscribe_nowait("plain").await.unwrap();
+    assert!(matches!(link.recv().await, Packet::Subscribe(_)));
+    assert!(matches!(link.recv().await, Packet::Unsubscribe(_)));
+    drop(link); // both unanswered
+
+    let (mut link, _) = server.accept().await;
+    link.send(Packet::ConnAck(ConnAck::new(ReasonCode::Success, false))).await;
+    match link.recv().await {
+        Packet::Subscribe(restore) => {
+            assert_eq!(restore.properties.subscription_identifier, Some(7));
+            assert_eq!(&*restore.subscriptions[0].filter, "tagged/#");
+        }
+        other => panic!("expected the restoring SUBSCRIBE, got {other:?}"),
+    }
+    match link.recv().await {
+        Packet::Subscribe(again) => assert_eq!(&*again.subscriptions[0].filter, "plain"),
+        other => panic!("expected SUBSCRIBE plain, got {other:?}"),
+    }
+    match link.recv().await {
+        Packet::Unsubscribe(again) => assert_eq!(&*again.filters[0], "plain"),
+        other => panic!("expected UNSUBSCRIBE plain, got {other:?}"),
+    }
+    client.shutdown().await.unwrap();
+}
+
+/// A ping timeout of `NO_TIMEOUT` waits for PINGRESP as long as it takes (it used to
+/// overflow the deadline and stop the connection task).
+#[tokio::test]
+async fn a_ping_timeout_of_no_timeout_is_accepted() {
+    let server = FakeServer::start().await;
+    let timeouts =
+        mqttkit::client::Timeouts { ping: Some(mqttkit::client::NO_TIMEOUT), ..Default::default() };
+    let options = client(&server).keep_alive(Duration::from_secs(1)).timeouts(timeouts).build().unwrap();
+    let (client, _events) = Client::with_events(options).unwrap();
+    let connecting = spawn_connect(&client);
+    let mut link = server.accept_with(connack(Default::default())).await;
+    connecting.await.unwrap().unwrap();
+    assert!(matches!(link.recv().await, Packet::PingReq), "keep-alive PINGREQ");
+    link.send(Packet::PingResp).await;
+    assert!(matches!(link.recv().await, Packet::PingReq), "the next one: the connection task lives");
+    assert!(client.is_connected());
+    client.shutdown().await.unwrap();
+}

@@ -24,6 +24,9 @@ use crate::protocol::{
 };
 use crate::transport::Stream;
 
+/// A wait as good as endless (30 years), for limits given as `NO_TIMEOUT`.
+const ENDLESS: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+
 mod incoming;
 mod outgoing;
 
@@ -172,14 +175,20 @@ impl Worker {
             return end;
         }
         let keep_alive = link.limits.keep_alive;
-        let ping_timeout = self.options.timeouts.ping.unwrap_or(keep_alive);
+        // `NO_TIMEOUT` (Duration::MAX) cannot be added to an instant: capped to a wait as good
+        // as endless.
+        let ping_timeout = self.options.timeouts.ping.unwrap_or(keep_alive).min(ENDLESS);
         // Armed lazily: when it fires early (traffic moved the deadline), it is re-armed, so
         // the timer is touched once per keep-alive interval, not once per packet.
         let timer = tokio::time::sleep_until(link.last_sent + keep_alive);
         tokio::pin!(timer);
         loop {
+            // Commands wait in their (bounded) channel while the write buffer is full, while
+            // too many wait for the server's Receive Maximum, and while the events they may
+            // cause could not be handed over (a slow sink): nothing grows without bound.
             let accept_commands = link.write_buf.len() < WRITE_HIGH_WATER
-                && link.waiting.len() < self.options.command_queue_size;
+                && link.waiting.len() < self.options.command_queue_size
+                && self.events.backlog() < self.options.command_queue_size;
             if link.read_buf.capacity() - link.read_buf.len() < READ_CHUNK / 4 {
                 link.read_buf.reserve(READ_CHUNK);
             }
@@ -220,24 +229,33 @@ impl Worker {
                     }
                 }
                 () = &mut timer, if !keep_alive.is_zero() => {
-                    let deadline = match link.keep_alive_ping {
-                        Some(sent) => sent + ping_timeout,
+                    let now = Instant::now();
+                    match link.keep_alive_ping {
+                        Some(sent) if now >= sent + ping_timeout => {
+                            if !self.events.is_backed_up() {
+                                return End::Lost(Error::Timeout { operation: Operation::Ping, timeout: ping_timeout });
+                            }
+                            // Not reading while the event sink catches up: the PINGRESP may be
+                            // in the socket. The wait restarts once reading does.
+                            link.keep_alive_ping = Some(now);
+                        }
+                        Some(_) => {}
+                        None if now >= link.last_sent + keep_alive => {
+                            if let Err(error) = link.encode(&Packet::PingReq) {
+                                return End::Lost(error);
+                            }
+                            link.keep_alive_ping = Some(now);
+                            link.pings.push_back((now, Ping::KeepAlive));
+                        }
+                        None => {}
+                    }
+                    // Next: the PINGRESP's deadline, but no later than a keep-alive from now,
+                    // when the next PINGREQ may be due (the ping timeout can be the longer).
+                    let next = match link.keep_alive_ping {
+                        Some(sent) => (sent + ping_timeout).min(now + keep_alive),
                         None => link.last_sent + keep_alive,
                     };
-                    if Instant::now() < deadline {
-                        timer.as_mut().reset(deadline);
-                        continue;
-                    }
-                    if link.keep_alive_ping.is_some() {
-                        return End::Lost(Error::Timeout { operation: Operation::Ping, timeout: ping_timeout });
-                    }
-                    if let Err(error) = link.encode(&Packet::PingReq) {
-                        return End::Lost(error);
-                    }
-                    let now = Instant::now();
-                    link.keep_alive_ping = Some(now);
-                    link.pings.push_back((now, Ping::KeepAlive));
-                    timer.as_mut().reset(now + ping_timeout);
+                    timer.as_mut().reset(next);
                 }
             }
         }
@@ -294,6 +312,8 @@ impl Worker {
     /// After CONNACK: resend or restart what was in flight, restore subscriptions.
     fn restore_session(&mut self, link: &mut Link, session_present: bool) {
         let mut cleared = 0;
+        // Sent before the publications buffered meanwhile, in this order.
+        let mut first = Vec::new();
         let ids = self.session.outgoing_in_order();
         if session_present && !self.options.sessionless {
             // MQTT-4.4.0-1: resend unacknowledged PUBLISH (DUP set) and PUBREL, in order.
@@ -324,28 +344,41 @@ impl Worker {
                     self.offline.push_back(Command::Publish(publish, out.reply));
                 }
             }
-            let mut restore: Vec<Subscription> = self.session.subscriptions.clone();
-            for wanted in &self.options.auto_subscribe {
-                if !restore.iter().any(|known| known.filter == wanted.filter) {
-                    restore.push(wanted.clone());
-                }
+            // The subscriptions the server had acknowledged (with their Subscription
+            // Identifiers), and the configured ones.
+            let mut restore =
+                if self.options.sessionless { Vec::new() } else { self.session.restoring_subscribes() };
+            let unknown: Vec<Subscription> = self
+                .options
+                .auto_subscribe
+                .iter()
+                .filter(|wanted| {
+                    self.options.sessionless
+                        || !self.session.subscriptions.iter().any(|(known, _)| known.filter == wanted.filter)
+                })
+                .cloned()
+                .collect();
+            if !unknown.is_empty() {
+                restore.push(Subscribe::new(0, unknown));
             }
-            if !restore.is_empty() && !self.options.sessionless {
-                let subscribe = Subscribe::new(0, restore);
-                self.offline.push_front(Command::Subscribe(subscribe, None));
-            } else if self.options.sessionless && !self.options.auto_subscribe.is_empty() {
-                let subscribe = Subscribe::new(0, self.options.auto_subscribe.clone());
-                self.offline.push_front(Command::Subscribe(subscribe, None));
-            }
+            first.extend(restore.into_iter().map(|subscribe| Command::Subscribe(subscribe, None)));
         }
-        // Subscribe/unsubscribe requests that were never answered are sent again.
-        let pending_subscribes: Vec<_> = self.session.subscribes.drain().collect();
-        for (_, (subscribe, reply)) in pending_subscribes {
-            self.offline.push_front(Command::Subscribe(subscribe, reply));
-        }
-        let pending_unsubscribes: Vec<_> = self.session.unsubscribes.drain().collect();
-        for (_, (unsubscribe, reply)) in pending_unsubscribes {
-            self.offline.push_front(Command::Unsubscribe(unsubscribe, reply));
+        // Then the subscribe/unsubscribe requests that were never answered, in the order
+        // they were made (a subscribe then an unsubscribe of one filter ends unsubscribed).
+        let mut pending: Vec<(u64, Command)> = self
+            .session
+            .subscribes
+            .drain()
+            .map(|(_, (sequence, subscribe, reply))| (sequence, Command::Subscribe(subscribe, reply)))
+            .chain(self.session.unsubscribes.drain().map(|(_, (sequence, unsubscribe, reply))| {
+                (sequence, Command::Unsubscribe(unsubscribe, reply))
+            }))
+            .collect();
+        pending.sort_unstable_by_key(|(sequence, _)| *sequence);
+        first.extend(pending.into_iter().map(|(_, command)| command));
+        // Ahead of the buffered publications.
+        for command in first.into_iter().rev() {
+            self.offline.push_front(command);
         }
         if cleared > 0 {
             self.events.emit(Event::PendingOperationsCleared { count: cleared });

@@ -81,7 +81,9 @@ pub struct ReconnectPolicy {
     pub multiplier: f64,
     /// Random spread as a fraction of the delay, 0.0..=1.0 (default 0.2: ±20 %).
     pub jitter: f64,
-    /// Attempts before giving up; 0 = forever (default 0).
+    /// Attempts before giving up; 0 = forever (default 0). The count (and the delay) start
+    /// over once a connection has lasted 10 s, so that a server accepting and dropping the
+    /// client at once is retried ever more slowly.
     pub max_attempts: u32,
 }
 

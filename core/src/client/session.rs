@@ -30,8 +30,11 @@ pub(crate) struct Outgoing {
 /// An incoming QoS 2 publication between PUBLISH and PUBREL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum IncomingQos2 {
-    /// Delivered to the application, which has not acknowledged it yet (auto-ack off).
-    AwaitingApplication,
+    /// Delivered to the application, which has not acknowledged it yet (auto-ack off), on
+    /// the connection with this id. Its acknowledgement counts on any later connection of
+    /// the same session (the server resends the PUBLISH, MQTT-4.4.0-1, and waits for the
+    /// PUBREC).
+    AwaitingApplication { delivered_on: u64 },
     /// PUBREC sent.
     Received,
 }
@@ -42,10 +45,13 @@ pub(crate) struct Session {
     next_sequence: u64,
     pub(crate) outgoing: HashMap<u16, Outgoing>,
     pub(crate) incoming_qos2: HashMap<u16, IncomingQos2>,
-    pub(crate) subscribes: HashMap<u16, (Subscribe, Reply<SubscribeResult>)>,
-    pub(crate) unsubscribes: HashMap<u16, (Unsubscribe, Reply<UnsubscribeResult>)>,
-    /// Subscriptions the server acknowledged, to restore when it has no session.
-    pub(crate) subscriptions: Vec<Subscription>,
+    /// SUBSCRIBE requests awaiting SUBACK, with their sequence number (submission order).
+    pub(crate) subscribes: HashMap<u16, (u64, Subscribe, Reply<SubscribeResult>)>,
+    /// UNSUBSCRIBE requests awaiting UNSUBACK, with their sequence number.
+    pub(crate) unsubscribes: HashMap<u16, (u64, Unsubscribe, Reply<UnsubscribeResult>)>,
+    /// Subscriptions the server acknowledged, with their Subscription Identifier, to restore
+    /// when it has no session.
+    pub(crate) subscriptions: Vec<(Subscription, Option<u32>)>,
 }
 
 impl Session {
@@ -78,15 +84,37 @@ impl Session {
         ids.into_iter().map(|(_, id)| id).collect()
     }
 
-    /// Records subscriptions the server granted, replacing earlier ones to the same filter.
-    pub(crate) fn remember_subscriptions(&mut self, granted: impl IntoIterator<Item = Subscription>) {
+    /// Records subscriptions the server granted (with the Subscription Identifier of their
+    /// SUBSCRIBE), replacing earlier ones to the same filter.
+    pub(crate) fn remember_subscriptions(
+        &mut self,
+        granted: impl IntoIterator<Item = Subscription>,
+        id: Option<u32>,
+    ) {
         for subscription in granted {
-            self.subscriptions.retain(|known| known.filter != subscription.filter);
-            self.subscriptions.push(subscription);
+            self.subscriptions.retain(|(known, _)| known.filter != subscription.filter);
+            self.subscriptions.push((subscription, id));
         }
     }
 
+    /// SUBSCRIBE packets that restore the remembered subscriptions: one per Subscription
+    /// Identifier, in the order the identifiers were first used.
+    pub(crate) fn restoring_subscribes(&self) -> Vec<Subscribe> {
+        let mut subscribes: Vec<Subscribe> = Vec::new();
+        for (subscription, id) in &self.subscriptions {
+            match subscribes.iter_mut().find(|s| s.properties.subscription_identifier == *id) {
+                Some(subscribe) => subscribe.subscriptions.push(subscription.clone()),
+                None => {
+                    let mut subscribe = Subscribe::new(0, vec![subscription.clone()]);
+                    subscribe.properties.subscription_identifier = *id;
+                    subscribes.push(subscribe);
+                }
+            }
+        }
+        subscribes
+    }
+
     pub(crate) fn forget_subscriptions(&mut self, filters: &[bytestring::ByteString]) {
-        self.subscriptions.retain(|known| !filters.contains(&known.filter));
+        self.subscriptions.retain(|(known, _)| !filters.contains(&known.filter));
     }
 }

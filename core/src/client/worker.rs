@@ -61,6 +61,11 @@ impl Outbox {
         !self.overflow.is_empty()
     }
 
+    /// How many events wait for room in the dispatcher's channel.
+    pub(crate) fn backlog(&self) -> usize {
+        self.overflow.len()
+    }
+
     /// Moves waiting events into the dispatcher's channel as room appears (cancel-safe).
     pub(crate) async fn drain(&mut self) {
         while !self.overflow.is_empty() {
@@ -104,32 +109,46 @@ impl Worker {
         loop {
             let command = match self.replay.pop_front() {
                 Some(command) => command,
-                None => match self.commands.recv().await {
-                    Some(command) => command,
-                    None => break,
-                },
+                None => {
+                    let room = self.events.backlog() < self.options.command_queue_size;
+                    let received = tokio::select! {
+                        command = self.commands.recv(), if room => command,
+                        // Idle, events still on their way out (a slow sink) keep moving.
+                        () = self.events.drain(), if self.events.is_backed_up() => continue,
+                    };
+                    match received {
+                        Some(command) => command,
+                        None => break,
+                    }
+                }
             };
             match command {
                 Command::Connect(reply) => match self.online(reply).await {
                     Stop::Idle => {}
-                    Stop::Shutdown(reply) => {
-                        self.fail_everything(Error::ChannelClosed);
-                        complete(reply, Ok(()));
-                        return;
-                    }
+                    Stop::Shutdown(reply) => return self.finish(reply).await,
                 },
-                Command::Shutdown(reply) => {
-                    self.fail_everything(Error::ChannelClosed);
-                    complete(reply, Ok(()));
-                    return;
-                }
+                Command::Shutdown(reply) => return self.finish(reply).await,
                 Command::Disconnect(_, reply) => {
                     complete(reply, Ok(()));
                 }
                 other => self.fail(other, Error::NotConnected),
             }
         }
+        self.finish(None).await;
+    }
+
+    /// Shuts down: fails what is left, hands the last events to the dispatcher (within
+    /// [`CLOSE_TIMEOUT`]: a sink that stopped taking them does not hold the shutdown up),
+    /// then completes the shutdown's reply.
+    async fn finish(&mut self, reply: Reply<()>) {
         self.fail_everything(Error::ChannelClosed);
+        if tokio::time::timeout(CLOSE_TIMEOUT, self.events.drain()).await.is_err() {
+            tracing::warn!(
+                events = self.events.backlog(),
+                "shutdown: the event sink took no more events within {CLOSE_TIMEOUT:?}; they are dropped"
+            );
+        }
+        complete(reply, Ok(()));
     }
 
     /// Connected or trying to be, until the application disconnects or shuts down, or
@@ -156,12 +175,18 @@ impl Worker {
             };
             let end = match established {
                 Ok((connected, buffered, connack)) => {
-                    attempt = 0;
                     retry = self.options.reconnect.enabled;
                     if let Some(certificate) = connected.peer_certificate {
                         self.events.emit(Event::PeerCertificateReceived(certificate));
                     }
-                    self.serve(connected.stream, buffered, connack, reply.take()).await
+                    let since = tokio::time::Instant::now();
+                    let end = self.serve(connected.stream, buffered, connack, reply.take()).await;
+                    // The back-off starts over only after a connection that held: one that
+                    // a server accepts and drops at once is retried ever more slowly.
+                    if since.elapsed() >= STABLE_CONNECTION {
+                        attempt = 0;
+                    }
+                    end
                 }
                 Err(error) => {
                     if !retry {
@@ -173,7 +198,9 @@ impl Worker {
                     }
                     self.events.emit(Event::Error(error.clone()));
                     if error.is_fatal() {
-                        self.fail_offline(error);
+                        // No reconnect follows: nothing in flight can complete any more.
+                        self.fail_offline(error.clone());
+                        self.fail_connection_pending(&error);
                         return Stop::Idle;
                     }
                     End::Lost(error)
@@ -224,10 +251,10 @@ impl Worker {
         for (_, out) in self.session.outgoing.drain() {
             complete(out.reply, Err(error.clone()));
         }
-        for (_, (_, reply)) in self.session.subscribes.drain() {
+        for (_, (_, _, reply)) in self.session.subscribes.drain() {
             complete(reply, Err(error.clone()));
         }
-        for (_, (_, reply)) in self.session.unsubscribes.drain() {
+        for (_, (_, _, reply)) in self.session.unsubscribes.drain() {
             complete(reply, Err(error.clone()));
         }
     }
@@ -248,7 +275,8 @@ impl Worker {
             }
             tokio::select! {
                 output = &mut future => return Ok(output),
-                command = self.commands.recv() => {
+                // Not while the events commands may cause could not be handed over.
+                command = self.commands.recv(), if self.events.backlog() < self.options.command_queue_size => {
                     let Some(command) = command else { return Err(Stop::Shutdown(None)) };
                     if let Some(stop) = self.offline_command(command) {
                         return Err(stop);
@@ -297,7 +325,11 @@ impl Worker {
                 .position(|queued| matches!(queued, Command::Publish(p, _) if p.qos == QoS::AtMostOnce));
             match oldest_qos0 {
                 Some(index) => {
-                    self.offline.remove(index);
+                    // A caller waiting for it learns why (fire-and-forget drops are counted,
+                    // not reported one by one).
+                    if let Some(Command::Publish(_, reply)) = self.offline.remove(index) {
+                        complete(reply, Err(Error::BufferFull { capacity: policy.capacity }));
+                    }
                     self.shared.dropped_messages.fetch_add(1, Ordering::Relaxed);
                 }
                 None => return self.fail(command, Error::BufferFull { capacity: policy.capacity }),
@@ -499,3 +531,6 @@ pub(crate) fn normal_disconnect() -> Disconnect {
 pub(crate) const WRITE_HIGH_WATER: usize = 256 * 1024;
 pub(crate) const READ_CHUNK: usize = 64 * 1024;
 pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a connection must last for the reconnect back-off to start over.
+const STABLE_CONNECTION: Duration = Duration::from_secs(10);

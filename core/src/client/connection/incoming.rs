@@ -66,7 +66,7 @@ impl Worker {
             Packet::PubRel(rel) => {
                 let id = rel.packet_id;
                 match self.session.incoming_qos2.get(&id) {
-                    Some(IncomingQos2::AwaitingApplication) => {
+                    Some(IncomingQos2::AwaitingApplication { .. }) => {
                         return Err(violation(
                             ReasonCode::ProtocolError,
                             format!("PUBREL for packet {id} before PUBREC"),
@@ -212,11 +212,14 @@ impl Worker {
                     link.encode(&Packet::PubRec(PubRec::new(id)))?;
                     return Ok(());
                 }
-                Some(IncomingQos2::AwaitingApplication) => return Ok(()),
+                // Still with the application, which acknowledges it once (on this connection
+                // or a later one).
+                Some(IncomingQos2::AwaitingApplication { .. }) => return Ok(()),
                 None => {
                     self.check_receive_maximum(link)?;
                     if manual {
-                        self.session.incoming_qos2.insert(id, IncomingQos2::AwaitingApplication);
+                        let awaiting = IncomingQos2::AwaitingApplication { delivered_on: self.connection_id };
+                        self.session.incoming_qos2.insert(id, awaiting);
                     } else {
                         self.session.incoming_qos2.insert(id, IncomingQos2::Received);
                         link.encode(&Packet::PubRec(PubRec::new(id)))?;
@@ -253,17 +256,18 @@ impl Worker {
     }
 
     pub(super) fn manual_ack(&mut self, link: &mut Link, ack: ManualAck) -> Result<()> {
-        if ack.connection != self.connection_id {
-            // The message came on an earlier connection; the server sends it again.
-            return Ok(());
-        }
         match ack.qos {
-            QoS::AtLeastOnce if link.unacked_qos1.remove(&ack.packet_id) => {
+            // A QoS 1 message from an earlier connection is sent again and acknowledged then.
+            QoS::AtLeastOnce
+                if ack.connection == self.connection_id && link.unacked_qos1.remove(&ack.packet_id) =>
+            {
                 link.encode(&Packet::PubAck(PubAck::new(ack.packet_id)))
             }
+            // The same delivery (not a later message that reuses the packet identifier after
+            // the session was lost), whichever connection carries the acknowledgement.
             QoS::ExactlyOnce
                 if self.session.incoming_qos2.get(&ack.packet_id)
-                    == Some(&IncomingQos2::AwaitingApplication) =>
+                    == Some(&IncomingQos2::AwaitingApplication { delivered_on: ack.connection }) =>
             {
                 self.session.incoming_qos2.insert(ack.packet_id, IncomingQos2::Received);
                 link.encode(&Packet::PubRec(PubRec::new(ack.packet_id)))
@@ -311,14 +315,15 @@ impl Worker {
     }
 
     pub(super) fn subscribe_acknowledged(&mut self, ack: SubAck) {
-        let Some((subscribe, reply)) = self.session.subscribes.remove(&ack.packet_id) else { return };
+        let Some((_, subscribe, reply)) = self.session.subscribes.remove(&ack.packet_id) else { return };
+        let id = subscribe.properties.subscription_identifier;
         let granted = subscribe
             .subscriptions
             .into_iter()
             .zip(&ack.reason_codes)
             .filter(|(_, code)| !code.is_error())
             .map(|(subscription, _)| subscription);
-        self.session.remember_subscriptions(granted);
+        self.session.remember_subscriptions(granted, id);
         let result = SubscribeResult {
             packet_id: ack.packet_id,
             reason_codes: ack.reason_codes,
@@ -334,7 +339,7 @@ impl Worker {
     }
 
     pub(super) fn unsubscribe_acknowledged(&mut self, ack: UnsubAck) {
-        let Some((unsubscribe, reply)) = self.session.unsubscribes.remove(&ack.packet_id) else { return };
+        let Some((_, unsubscribe, reply)) = self.session.unsubscribes.remove(&ack.packet_id) else { return };
         self.session.forget_subscriptions(&unsubscribe.filters);
         let result = UnsubscribeResult {
             packet_id: ack.packet_id,

@@ -214,7 +214,8 @@ impl Worker {
             }
         }
         link.encode(&Packet::Subscribe(subscribe.clone()))?;
-        self.session.subscribes.insert(subscribe.packet_id, (subscribe, reply));
+        let sequence = self.session.next_sequence();
+        self.session.subscribes.insert(subscribe.packet_id, (sequence, subscribe, reply));
         Ok(())
     }
 
@@ -239,7 +240,8 @@ impl Worker {
             }
         }
         link.encode(&Packet::Unsubscribe(unsubscribe.clone()))?;
-        self.session.unsubscribes.insert(unsubscribe.packet_id, (unsubscribe, reply));
+        let sequence = self.session.next_sequence();
+        self.session.unsubscribes.insert(unsubscribe.packet_id, (sequence, unsubscribe, reply));
         Ok(())
     }
 }
