@@ -643,3 +643,41 @@ async fn a_ping_timeout_of_no_timeout_is_accepted() {
     assert!(client.is_connected());
     client.shutdown().await.unwrap();
 }
+
+/// Events still waiting for a slow sink when the client goes idle keep moving: after a
+/// `disconnect()` during a flood, the application reads every message already taken from
+/// the socket, then the Disconnected event (it used to wait for the next connect).
+#[tokio::test]
+async fn events_waiting_for_a_slow_sink_are_delivered_after_a_disconnect() {
+    let server = FakeServer::start().await;
+    let (client, mut events) = Client::with_events(client(&server).build().unwrap()).unwrap();
+    let connecting = spawn_connect(&client);
+    let mut link = server.accept_with(connack(Default::default())).await;
+    connecting.await.unwrap().unwrap();
+    let payload = bytes::Bytes::from(vec![b'p'; 16 * 1024]);
+    let mut wire = bytes::BytesMut::new();
+    for _ in 0..4096 {
+        Packet::Publish(Publish::new("flood", payload.clone(), QoS::AtMostOnce))
+            .encode(mqttkit::protocol::ProtocolVersion::V5, &mut wire)
+            .unwrap();
+    }
+    let flood = tokio::spawn(async move {
+        link.send_raw(&wire).await;
+        link
+    });
+    // The first message is through: the client reads, and soon waits for the sink.
+    assert_eq!(expect_message(&mut events).await.payload.len(), payload.len());
+    client.disconnect().await.unwrap();
+    let mut messages = 1;
+    expect_event(&mut events, "Disconnected after the messages", |event| match event {
+        Event::Message(_) => {
+            messages += 1;
+            None
+        }
+        Event::Disconnected(info) => Some(info),
+        _ => None,
+    })
+    .await;
+    assert!(messages > 1, "the messages read before the disconnect arrive first");
+    flood.abort();
+}
