@@ -681,3 +681,25 @@ async fn events_waiting_for_a_slow_sink_are_delivered_after_a_disconnect() {
     assert!(messages > 1, "the messages read before the disconnect arrive first");
     flood.abort();
 }
+
+/// A client with an empty identifier and a session to keep resumes the session under the
+/// identifier the server assigned (an empty one would get a new session each time).
+#[tokio::test]
+async fn a_server_assigned_client_id_is_used_to_resume_the_session() {
+    let server = FakeServer::start().await;
+    let options = reconnecting(&server).client_id("").build().unwrap();
+    let (client, _events) = Client::with_events(options).unwrap();
+    let connecting = spawn_connect(&client);
+    let (mut link, connect) = server.accept().await;
+    assert!(connect.client_id.is_empty());
+    let properties =
+        ConnAckProperties { assigned_client_identifier: Some("given-42".into()), ..Default::default() };
+    link.send(Packet::ConnAck(connack(properties))).await;
+    let connected = connecting.await.unwrap().unwrap();
+    assert_eq!(connected.assigned_client_id.as_deref(), Some("given-42"));
+    drop(link);
+    let (mut link, connect) = server.accept().await;
+    assert_eq!((&*connect.client_id, connect.clean_start), ("given-42", false));
+    link.send(Packet::ConnAck(resumed())).await;
+    client.shutdown().await.unwrap();
+}

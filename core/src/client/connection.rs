@@ -148,6 +148,9 @@ impl Worker {
         let result = Self::connect_result(&connack);
         self.restore_session(&mut link, connack.session_present);
         self.first_connect_done = true;
+        if let Some(assigned) = &connack.properties.assigned_client_identifier {
+            self.assigned_client_id = Some(assigned.to_string());
+        }
         self.shared.connected.store(true, Ordering::Release);
         self.events.emit(Event::Connected(result.clone()));
         complete(reply, Ok(result));

@@ -115,6 +115,7 @@ impl Client {
             shared: shared.clone(),
             connection_id: 0,
             first_connect_done: false,
+            assigned_client_id: None,
         };
         tokio::spawn(worker.run());
         Ok(Client { inner: Arc::new(Inner { commands, options, shared }) })

@@ -102,6 +102,9 @@ pub(crate) struct Worker {
     pub(crate) shared: Arc<Shared>,
     pub(crate) connection_id: u64,
     pub(crate) first_connect_done: bool,
+    /// The client identifier the server assigned (when ours is empty), to resume the session
+    /// with on reconnect.
+    pub(crate) assigned_client_id: Option<String>,
 }
 
 impl Worker {
@@ -387,7 +390,12 @@ impl Worker {
             protocol_version: o.protocol_version,
             clean_start: if self.first_connect_done { !resume } else { o.clean_start || o.sessionless },
             keep_alive: o.keep_alive,
-            client_id: o.client_id.clone().into(),
+            // A session the server created under an identifier it assigned is resumed under
+            // that identifier (an empty one would get a new session).
+            client_id: match &self.assigned_client_id {
+                Some(assigned) if resume && o.client_id.is_empty() => assigned.clone().into(),
+                _ => o.client_id.clone().into(),
+            },
             will: o.will.clone(),
             username: o.username.clone().map(Into::into),
             password: o.password.clone(),
