@@ -703,3 +703,31 @@ async fn a_server_assigned_client_id_is_used_to_resume_the_session() {
     link.send(Packet::ConnAck(resumed())).await;
     client.shutdown().await.unwrap();
 }
+
+/// An argument only the encoder refuses (here a U+0000 in a SUBSCRIBE user property) fails
+/// that call with InvalidArgument; the connection stays up.
+#[tokio::test]
+async fn a_request_the_encoder_refuses_fails_alone() {
+    let server = FakeServer::start().await;
+    let (client, _events) = Client::with_events(client(&server).build().unwrap()).unwrap();
+    let connecting = spawn_connect(&client);
+    let mut link = server.accept_with(connack(Default::default())).await;
+    connecting.await.unwrap().unwrap();
+    let options = mqttkit::client::SubscribeOptions {
+        user_properties: vec![("k".into(), "nul\0inside".into())],
+        ..Default::default()
+    };
+    let refused = client
+        .subscribe_with(vec![mqttkit::protocol::Subscription::new("t", QoS::AtMostOnce)], options)
+        .await;
+    assert!(matches!(refused, Err(Error::InvalidArgument(_))), "{refused:?}");
+    let pinging = {
+        let client = client.clone();
+        tokio::spawn(async move { client.ping().await })
+    };
+    assert!(matches!(link.recv().await, Packet::PingReq), "nothing else was sent");
+    link.send(Packet::PingResp).await;
+    pinging.await.unwrap().unwrap();
+    assert!(client.is_connected());
+    client.shutdown().await.unwrap();
+}

@@ -108,6 +108,14 @@ impl Link {
     fn encode(&mut self, packet: &Packet) -> Result<()> {
         packet.encode(self.version, &mut self.write_buf).map_err(|error| Error::Internal(error.to_string()))
     }
+
+    /// Encodes a packet built from the application's arguments: one the encoder refuses
+    /// (nothing is written then) is the caller's error, not the connection's.
+    fn encode_request(&mut self, packet: &Packet) -> Result<()> {
+        packet
+            .encode(self.version, &mut self.write_buf)
+            .map_err(|error| Error::InvalidArgument(error.to_string()))
+    }
 }
 
 fn violation(reason_code: ReasonCode, message: impl Into<String>) -> Error {
@@ -154,13 +162,20 @@ impl Worker {
         self.shared.connected.store(true, Ordering::Release);
         self.events.emit(Event::Connected(result.clone()));
         complete(reply, Ok(result));
+        let mut ended = None;
         while let Some(command) = self.offline.pop_front() {
-            if let Some(end) = self.command(&mut link, command) {
-                return end;
+            ended = self.command(&mut link, command);
+            if ended.is_some() {
+                break;
             }
         }
         let (mut reader, mut writer) = tokio::io::split(stream);
-        let end = self.serve_loop(&mut link, &mut reader, &mut writer).await;
+        // An end while the buffered commands go out is handled like any other (close, then
+        // what was in flight waits for the next connection).
+        let end = match ended {
+            Some(end) => end,
+            None => self.serve_loop(&mut link, &mut reader, &mut writer).await,
+        };
         self.close(&mut link, &mut writer, &end).await;
         self.end_link(&mut link, &end);
         end

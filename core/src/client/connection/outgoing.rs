@@ -53,12 +53,17 @@ impl Worker {
                     self.fail(Command::Auth(auth, reply), Error::InvalidArgument("AUTH needs MQTT 5".into()));
                     Ok(())
                 } else {
+                    // Cloned: AUTH is rare, and the caller gets it back in the error.
+                    if let Err(error) = link.encode_request(&Packet::Auth(auth.clone())) {
+                        self.fail(Command::Auth(auth, reply), error);
+                        return None;
+                    }
                     complete(
                         link.auth.take(),
                         Err(Error::InvalidArgument("superseded by a newer AUTH".into())),
                     );
                     link.auth = reply;
-                    link.encode(&Packet::Auth(auth))
+                    Ok(())
                 }
             }
             Command::ReAuthenticate(reply) => {
@@ -148,7 +153,10 @@ impl Worker {
         reply: Reply<PublishResult>,
     ) -> Result<()> {
         if publish.qos == QoS::AtMostOnce {
-            self.encode_publish(link, &publish)?;
+            if let Err(error) = self.encode_publish(link, &publish) {
+                self.fail(Command::Publish(publish, reply), error);
+                return Ok(());
+            }
             complete(
                 reply,
                 Ok(PublishResult {
@@ -168,7 +176,10 @@ impl Worker {
             }
         };
         publish.packet_id = id;
-        self.encode_publish(link, &publish)?;
+        if let Err(error) = self.encode_publish(link, &publish) {
+            self.fail(Command::Publish(publish, reply), error);
+            return Ok(());
+        }
         let sequence = self.session.next_sequence();
         self.session.outgoing.insert(id, Outgoing { publish, stage: Stage::AwaitingAck, reply, sequence });
         Ok(())
@@ -188,16 +199,19 @@ impl Worker {
         let (alias, topic) = match known {
             Some(alias) => (alias, ByteString::new()),
             None if link.aliases_out.len() < usize::from(link.limits.topic_alias_maximum) => {
-                let alias = link.aliases_out.len() as u16 + 1;
-                link.aliases_out.insert(publish.topic.clone(), alias);
-                (alias, publish.topic.clone())
+                (link.aliases_out.len() as u16 + 1, publish.topic.clone())
             }
             None => return publish.encode_unchecked(link.version, &mut link.write_buf).map_err(internal),
         };
         let mut aliased = publish.clone();
         aliased.topic = topic;
         aliased.properties.topic_alias = Some(alias);
-        aliased.encode_unchecked(link.version, &mut link.write_buf).map_err(internal)
+        aliased.encode_unchecked(link.version, &mut link.write_buf).map_err(internal)?;
+        // Only a PUBLISH that went out sets the alias.
+        if known.is_none() {
+            link.aliases_out.insert(publish.topic.clone(), alias);
+        }
+        Ok(())
     }
 
     pub(super) fn send_subscribe(
@@ -213,7 +227,10 @@ impl Worker {
                 return Ok(());
             }
         }
-        link.encode(&Packet::Subscribe(subscribe.clone()))?;
+        if let Err(error) = link.encode_request(&Packet::Subscribe(subscribe.clone())) {
+            self.fail(Command::Subscribe(subscribe, reply), error);
+            return Ok(());
+        }
         let sequence = self.session.next_sequence();
         self.session.subscribes.insert(subscribe.packet_id, (sequence, subscribe, reply));
         Ok(())
@@ -239,7 +256,10 @@ impl Worker {
                 return Ok(());
             }
         }
-        link.encode(&Packet::Unsubscribe(unsubscribe.clone()))?;
+        if let Err(error) = link.encode_request(&Packet::Unsubscribe(unsubscribe.clone())) {
+            self.fail(Command::Unsubscribe(unsubscribe, reply), error);
+            return Ok(());
+        }
         let sequence = self.session.next_sequence();
         self.session.unsubscribes.insert(unsubscribe.packet_id, (sequence, unsubscribe, reply));
         Ok(())
