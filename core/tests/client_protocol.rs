@@ -731,3 +731,48 @@ async fn a_request_the_encoder_refuses_fails_alone() {
     assert!(client.is_connected());
     client.shutdown().await.unwrap();
 }
+
+/// Topic aliases the application chooses: an alias-only publication is resolved on this
+/// connection and kept with its topic, so that its resend on the next connection (where no
+/// alias exists, MQTT-3.3.2-7) carries the topic again; an alias never set up, or one given
+/// while aliases are automatic, is refused.
+#[tokio::test]
+async fn chosen_topic_aliases_survive_a_reconnect_and_unknown_ones_are_refused() {
+    let server = FakeServer::start().await;
+    let (client, _events) = Client::with_events(reconnecting(&server).build().unwrap()).unwrap();
+    let connecting = spawn_connect(&client);
+    let aliases = ConnAckProperties { topic_alias_maximum: Some(5), ..Default::default() };
+    let mut link = server.accept_with(connack(aliases.clone())).await;
+    connecting.await.unwrap().unwrap();
+    let aliased = PublishOptions::qos(QoS::AtLeastOnce).topic_alias(1);
+    client.publish_with_nowait("a/long/topic", "one", aliased.clone()).await.unwrap();
+    client.publish_with_nowait("", "two", aliased.clone()).await.unwrap();
+    let first = expect_publish(link.recv().await);
+    let second = expect_publish(link.recv().await);
+    assert_eq!((&*first.topic, first.properties.topic_alias), ("a/long/topic", Some(1)));
+    assert_eq!((&*second.topic, second.properties.topic_alias), ("", Some(1)));
+    let unknown =
+        client.publish_with("", "three", PublishOptions::qos(QoS::AtLeastOnce).topic_alias(2)).await;
+    assert!(matches!(unknown, Err(Error::InvalidArgument(_))), "{unknown:?}");
+    drop(link);
+
+    let (mut link, _) = server.accept().await;
+    link.send(Packet::ConnAck(ConnAck { properties: aliases, ..resumed() })).await;
+    for payload in ["one", "two"] {
+        let again = expect_publish(link.recv().await);
+        assert!(again.dup);
+        assert_eq!((&*again.topic, &again.payload[..]), ("a/long/topic", payload.as_bytes()));
+    }
+    client.shutdown().await.unwrap();
+
+    let automatic = reconnecting(&server).auto_topic_alias(true).build().unwrap();
+    let (client, _events) = Client::with_events(automatic).unwrap();
+    let connecting = spawn_connect(&client);
+    let _link = server
+        .accept_with(connack(ConnAckProperties { topic_alias_maximum: Some(5), ..Default::default() }))
+        .await;
+    connecting.await.unwrap().unwrap();
+    let chosen = client.publish_with("t", "x", PublishOptions::qos(QoS::AtMostOnce).topic_alias(3)).await;
+    assert!(matches!(chosen, Err(Error::InvalidArgument(_))), "{chosen:?}");
+    client.shutdown().await.unwrap();
+}

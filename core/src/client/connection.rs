@@ -80,8 +80,10 @@ struct Link {
     write_buf: BytesMut,
     /// Topic aliases the server set up towards us.
     aliases_in: HashMap<u16, ByteString>,
-    /// Topic aliases we set up towards the server.
+    /// Topic aliases we set up towards the server automatically.
     aliases_out: HashMap<ByteString, u16>,
+    /// Topic aliases the application set up on this connection (alias to topic).
+    aliases_chosen: HashMap<u16, ByteString>,
     /// QoS 1 messages delivered to the application and not yet acknowledged (auto-ack off).
     unacked_qos1: std::collections::HashSet<u16>,
     /// QoS 1/2 publications waiting for a slot under the server's Receive Maximum.
@@ -145,6 +147,7 @@ impl Worker {
             write_buf: BytesMut::with_capacity(16 * 1024),
             aliases_in: HashMap::new(),
             aliases_out: HashMap::new(),
+            aliases_chosen: HashMap::new(),
             unacked_qos1: Default::default(),
             waiting: VecDeque::new(),
             pings: VecDeque::new(),
@@ -340,6 +343,10 @@ impl Worker {
                 let packet = match out.stage {
                     Stage::AwaitingAck => {
                         out.publish.dup = true;
+                        // Stored with its topic: with an alias it sets the alias up again.
+                        if let Some(alias) = out.publish.properties.topic_alias {
+                            link.aliases_chosen.insert(alias, out.publish.topic.clone());
+                        }
                         Packet::Publish(out.publish.clone())
                     }
                     Stage::AwaitingComplete => Packet::PubRel(PubRel::new(id)),

@@ -25,7 +25,7 @@ impl Worker {
                 complete(reply, Err(Error::AlreadyConnected));
                 Ok(())
             }
-            Command::Publish(publish, reply) => match self.check_publish(link, &publish) {
+            Command::Publish(mut publish, reply) => match self.check_publish(link, &mut publish) {
                 Err(error) => {
                     self.fail(Command::Publish(publish, reply), error);
                     Ok(())
@@ -92,7 +92,10 @@ impl Worker {
         outcome.err().map(End::Lost)
     }
 
-    pub(super) fn check_publish(&self, link: &Link, publish: &Publish) -> Result<()> {
+    /// Checks a publication against the server's limits. One that names its topic by an
+    /// alias only gets its topic back (from this connection's aliases), so that it stands
+    /// on its own wherever it is sent.
+    pub(super) fn check_publish(&self, link: &Link, publish: &mut Publish) -> Result<()> {
         if publish.qos > link.limits.maximum_qos {
             return Err(Error::InvalidArgument(format!(
                 "QoS {} is above the server's Maximum QoS {}",
@@ -101,6 +104,20 @@ impl Worker {
         }
         if publish.retain && !link.limits.retain_available {
             return Err(Error::InvalidArgument("the server does not support retained messages".into()));
+        }
+        if publish.properties.topic_alias.is_some() && self.options.auto_topic_alias {
+            return Err(Error::InvalidArgument(
+                "topic aliases are chosen automatically (auto_topic_alias): none may be given".into(),
+            ));
+        }
+        if let Some(alias) = publish.properties.topic_alias
+            && publish.topic.is_empty()
+        {
+            publish.topic = link.aliases_chosen.get(&alias).cloned().ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "topic alias {alias} was not set up on this connection (MQTT-3.3.2-7: aliases do not outlive it)"
+                ))
+            })?;
         }
         if let Some(alias) =
             publish.properties.topic_alias.filter(|alias| *alias > link.limits.topic_alias_maximum)
@@ -189,10 +206,19 @@ impl Worker {
     /// topic by an alias when automatic aliasing is on.
     pub(super) fn encode_publish(&mut self, link: &mut Link, publish: &Publish) -> Result<()> {
         let internal = |error: ProtocolError| Error::InvalidArgument(error.to_string());
-        if !self.options.auto_topic_alias
-            || link.limits.topic_alias_maximum == 0
-            || publish.properties.topic_alias.is_some()
-        {
+        if let Some(alias) = publish.properties.topic_alias {
+            // The application's alias: the topic goes out only when the alias does not stand
+            // for it on this connection yet.
+            if link.aliases_chosen.get(&alias) == Some(&publish.topic) {
+                let mut short = publish.clone();
+                short.topic = ByteString::new();
+                return short.encode_unchecked(link.version, &mut link.write_buf).map_err(internal);
+            }
+            publish.encode_unchecked(link.version, &mut link.write_buf).map_err(internal)?;
+            link.aliases_chosen.insert(alias, publish.topic.clone());
+            return Ok(());
+        }
+        if !self.options.auto_topic_alias || link.limits.topic_alias_maximum == 0 {
             return publish.encode_unchecked(link.version, &mut link.write_buf).map_err(internal);
         }
         let known = link.aliases_out.get(&publish.topic).copied();
