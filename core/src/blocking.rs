@@ -171,13 +171,15 @@ impl Events {
 impl Iterator for Events {
     type Item = Event;
 
-    /// Blocks until the next event; `None` after shutdown.
+    /// Blocks until the next event; `None` after shutdown, and (instead of blocking where it
+    /// must not) when called from inside an async runtime or in a `fork()`ed child.
     fn next(&mut self) -> Option<Event> {
         loop {
             if let Some(event) = self.current.next() {
                 return Some(event);
             }
-            self.current = self.receiver.blocking_recv()?.into_iter();
+            let receiver = &mut self.receiver;
+            self.current = self.runtime.try_block_on(receiver.recv())??.into_iter();
         }
     }
 }
@@ -244,10 +246,12 @@ impl Client {
 
     fn wait<T>(&self, operation: impl std::future::Future<Output = Result<T>>) -> Result<T> {
         self.runtime.try_block_on(operation).unwrap_or_else(|| {
-            Err(Error::InvalidArgument(
+            Err(Error::InvalidArgument(if self.runtime.is_from_this_process() {
                 "blocking::Client called from inside an async runtime; use mqttkit::client::Client there"
-                    .into(),
-            ))
+                    .into()
+            } else {
+                "blocking::Client created before fork(): create a new client in the child process".into()
+            }))
         })
     }
 

@@ -41,9 +41,14 @@ fn build() -> io::Result<Runtime> {
 }
 
 /// A registered user of the shared runtime. Dropping the last one shuts the runtime down.
+///
+/// A user belongs to the process that acquired it: in a `fork()`ed child, one inherited from
+/// the parent neither counts for nor shuts down the child's own runtime, and blocking on it
+/// returns `None` at once (its runtime's threads stayed in the parent).
 #[derive(Debug)]
 pub struct RuntimeUser {
     handle: Handle,
+    pid: u32,
 }
 
 impl RuntimeUser {
@@ -68,7 +73,12 @@ impl RuntimeUser {
         }
         global.users += 1;
         let handle = global.runtime.as_ref().map(|rt| rt.handle().clone()).expect("runtime was just started");
-        Ok(RuntimeUser { handle })
+        Ok(RuntimeUser { handle, pid })
+    }
+
+    /// Whether this user was acquired in this process (not inherited through `fork()`).
+    pub fn is_from_this_process(&self) -> bool {
+        self.pid == std::process::id()
     }
 
     /// The runtime's handle, to spawn tasks on it.
@@ -83,9 +93,10 @@ impl RuntimeUser {
     }
 
     /// Runs `future` on the runtime, blocking this thread. Returns `None` instead of
-    /// panicking when called from inside an async context (where blocking would stall it).
+    /// panicking when called from inside an async context (where blocking would stall it),
+    /// and instead of hanging when the user was inherited through `fork()`.
     pub fn try_block_on<F: std::future::Future>(&self, future: F) -> Option<F::Output> {
-        if Handle::try_current().is_ok() {
+        if Handle::try_current().is_ok() || !self.is_from_this_process() {
             return None;
         }
         Some(self.handle.block_on(future))
@@ -95,8 +106,10 @@ impl RuntimeUser {
 impl Clone for RuntimeUser {
     fn clone(&self) -> Self {
         let mut global = lock();
-        global.users += 1;
-        RuntimeUser { handle: self.handle.clone() }
+        if self.is_from_this_process() && global.pid == self.pid {
+            global.users += 1;
+        }
+        RuntimeUser { handle: self.handle.clone(), pid: self.pid }
     }
 }
 
@@ -104,7 +117,7 @@ impl Drop for RuntimeUser {
     fn drop(&mut self) {
         let runtime = {
             let mut global = lock();
-            if global.pid != std::process::id() {
+            if !self.is_from_this_process() || global.pid != self.pid {
                 return;
             }
             global.users = global.users.saturating_sub(1);
@@ -170,6 +183,18 @@ mod tests {
         assert!(refused);
         assert!(user.handle().block_on(async { tokio::runtime::Handle::try_current().is_ok() }));
         drop(user);
+        assert!(!is_running());
+
+        // A user from another process (what a fork()ed child inherits) blocks on nothing and
+        // neither counts for nor shuts down this process's runtime.
+        let own = RuntimeUser::acquire().unwrap();
+        let inherited = RuntimeUser { handle: own.handle().clone(), pid: std::process::id().wrapping_add(1) };
+        assert!(inherited.try_block_on(async { 1 }).is_none());
+        let copy = inherited.clone();
+        drop(inherited);
+        drop(copy);
+        assert!(is_running(), "the inherited users did not shut the runtime down");
+        drop(own);
         assert!(!is_running());
     }
 }

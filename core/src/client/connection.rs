@@ -335,6 +335,7 @@ impl Worker {
         let mut cleared = 0;
         // Sent before the publications buffered meanwhile, in this order.
         let mut first = Vec::new();
+        let mut requeued = Vec::new();
         let ids = self.session.outgoing_in_order();
         if session_present && !self.options.sessionless {
             // MQTT-4.4.0-1: resend unacknowledged PUBLISH (DUP set) and PUBREL, in order.
@@ -366,7 +367,7 @@ impl Worker {
                 } else {
                     let mut publish = out.publish;
                     publish.dup = false;
-                    self.offline.push_back(Command::Publish(publish, out.reply));
+                    requeued.push(Command::Publish(publish, out.reply));
                 }
             }
             // The subscriptions the server had acknowledged (with their Subscription
@@ -401,6 +402,8 @@ impl Worker {
             .collect();
         pending.sort_unstable_by_key(|(sequence, _)| *sequence);
         first.extend(pending.into_iter().map(|(_, command)| command));
+        // Publications sent again from the start come before the ones made after them.
+        first.extend(requeued);
         // Ahead of the buffered publications.
         for command in first.into_iter().rev() {
             self.offline.push_front(command);
