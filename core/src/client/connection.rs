@@ -372,8 +372,11 @@ impl Worker {
             }
             // The subscriptions the server had acknowledged (with their Subscription
             // Identifiers), and the configured ones.
-            let mut restore =
-                if self.options.sessionless { Vec::new() } else { self.session.restoring_subscribes() };
+            let mut restore = if self.options.sessionless {
+                Vec::new()
+            } else {
+                self.session.restoring_subscribes(link.limits.maximum_packet_size)
+            };
             let unknown: Vec<Subscription> = self
                 .options
                 .auto_subscribe

@@ -98,23 +98,70 @@ impl Session {
     }
 
     /// SUBSCRIBE packets that restore the remembered subscriptions: one per Subscription
-    /// Identifier, in the order the identifiers were first used.
-    pub(crate) fn restoring_subscribes(&self) -> Vec<Subscribe> {
-        let mut subscribes: Vec<Subscribe> = Vec::new();
+    /// Identifier, in the order the identifiers were first used, each split so that it stays
+    /// within the server's Maximum Packet Size (MQTT-3.1.2-24).
+    pub(crate) fn restoring_subscribes(&self, maximum_packet_size: Option<usize>) -> Vec<Subscribe> {
+        // Fixed header, packet identifier and properties (a Subscription Identifier) take
+        // at most 16 bytes; each subscription its filter, a length and an options byte.
+        let budget = maximum_packet_size.map_or(usize::MAX, |max| max.saturating_sub(16));
+        let size = |subscription: &Subscription| subscription.filter.len() + 3;
+        let mut subscribes: Vec<(Subscribe, usize)> = Vec::new();
         for (subscription, id) in &self.subscriptions {
-            match subscribes.iter_mut().find(|s| s.properties.subscription_identifier == *id) {
-                Some(subscribe) => subscribe.subscriptions.push(subscription.clone()),
+            let room = subscribes.iter_mut().rev().find(|(subscribe, used)| {
+                subscribe.properties.subscription_identifier == *id && used + size(subscription) <= budget
+            });
+            match room {
+                Some((subscribe, used)) => {
+                    subscribe.subscriptions.push(subscription.clone());
+                    *used += size(subscription);
+                }
                 None => {
                     let mut subscribe = Subscribe::new(0, vec![subscription.clone()]);
                     subscribe.properties.subscription_identifier = *id;
-                    subscribes.push(subscribe);
+                    subscribes.push((subscribe, size(subscription)));
                 }
             }
         }
-        subscribes
+        subscribes.into_iter().map(|(subscribe, _)| subscribe).collect()
     }
 
     pub(crate) fn forget_subscriptions(&mut self, filters: &[bytestring::ByteString]) {
         self.subscriptions.retain(|(known, _)| !filters.contains(&known.filter));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::QoS;
+
+    #[test]
+    fn restoring_subscribes_group_by_identifier_and_fit_the_maximum_packet_size() {
+        let mut session = Session::default();
+        let filter = |n: usize| Subscription::new(format!("filter/{n:03}"), QoS::AtLeastOnce);
+        session.remember_subscriptions((0..10).map(filter), None);
+        session.remember_subscriptions([filter(10)], Some(7));
+        let unlimited = session.restoring_subscribes(None);
+        assert_eq!(unlimited.len(), 2);
+        assert_eq!(
+            (unlimited[0].subscriptions.len(), unlimited[0].properties.subscription_identifier),
+            (10, None)
+        );
+        assert_eq!(
+            (unlimited[1].subscriptions.len(), unlimited[1].properties.subscription_identifier),
+            (1, Some(7))
+        );
+        // 13 bytes per subscription, 16 for the rest: 3 subscriptions fit in 60 bytes.
+        let small = session.restoring_subscribes(Some(60));
+        let sizes: Vec<usize> = small.iter().map(|s| s.subscriptions.len()).collect();
+        assert_eq!(sizes, [3, 3, 3, 1, 1]);
+        for subscribe in small {
+            let mut packet = subscribe;
+            packet.packet_id = 1;
+            let len = crate::protocol::Packet::Subscribe(packet)
+                .encoded_len(crate::protocol::ProtocolVersion::V5)
+                .unwrap();
+            assert!(len <= 60, "{len}");
+        }
     }
 }
