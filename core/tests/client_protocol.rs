@@ -776,3 +776,33 @@ async fn chosen_topic_aliases_survive_a_reconnect_and_unknown_ones_are_refused()
     assert!(matches!(chosen, Err(Error::InvalidArgument(_))), "{chosen:?}");
     client.shutdown().await.unwrap();
 }
+
+/// A publication restarted after the server lost the session goes out before the ones made
+/// while the client was offline (message order, MQTT 5.0 §4.6).
+#[tokio::test]
+async fn publications_restarted_after_a_lost_session_keep_their_order() {
+    let server = FakeServer::start().await;
+    let options = client(&server)
+        .reconnect(ReconnectPolicy { initial_delay: Duration::from_millis(10), ..ReconnectPolicy::default() })
+        .build()
+        .unwrap();
+    let (client, mut events) = Client::with_events(options).unwrap();
+    let connecting = spawn_connect(&client);
+    let mut link = server.accept_with(connack(Default::default())).await;
+    connecting.await.unwrap().unwrap();
+    client.publish_with_nowait("order", "first", PublishOptions::qos(QoS::AtLeastOnce)).await.unwrap();
+    assert_eq!(&expect_publish(link.recv().await).payload[..], b"first");
+    drop(link);
+    expect_event(&mut events, "the connection loss", |event| {
+        matches!(event, Event::ConnectionLost(_)).then_some(())
+    })
+    .await;
+    client.publish_with_nowait("order", "second", PublishOptions::qos(QoS::AtLeastOnce)).await.unwrap();
+    let mut link = server.accept_with(connack(Default::default())).await;
+    for payload in ["first", "second"] {
+        let publish = expect_publish(link.recv().await);
+        assert_eq!(&publish.payload[..], payload.as_bytes());
+        link.send(Packet::PubAck(PubAck::new(publish.packet_id))).await;
+    }
+    client.shutdown().await.unwrap();
+}
