@@ -480,7 +480,9 @@ async fn wills_of_open_connections_survive_kill_9() {
         will: Some(will),
         ..Connect::new("crashed")
     };
-    let (_crashed, _) = TestClient::connect_with(addr, v311).await;
+    let (mut crashed, _) = TestClient::connect_with(addr, v311).await;
+    // A clean session's subscriptions are not stored: subscribing leaves the will stored.
+    crashed.subscribe("anything", QoS::AtMostOnce).await;
     let mut delayed = Will::new("wills/delayed", Bytes::from_static(b"late"));
     delayed.properties.will_delay_interval = Some(3600);
     let (_delayed, _) =

@@ -806,3 +806,54 @@ async fn publications_restarted_after_a_lost_session_keep_their_order() {
     }
     client.shutdown().await.unwrap();
 }
+
+/// An alias set up by a publication still waiting for the server's Receive Maximum can be
+/// used at once: the alias-only publication is accepted, and goes out without its topic
+/// once the one setting the alias up has gone out.
+#[tokio::test]
+async fn an_alias_set_up_by_a_waiting_publication_can_be_used() {
+    let server = FakeServer::start().await;
+    let (client, _events) = Client::with_events(client(&server).build().unwrap()).unwrap();
+    let connecting = spawn_connect(&client);
+    let limits =
+        ConnAckProperties { receive_maximum: Some(1), topic_alias_maximum: Some(5), ..Default::default() };
+    let mut link = server.accept_with(connack(limits)).await;
+    connecting.await.unwrap().unwrap();
+    let qos1 = PublishOptions::qos(QoS::AtLeastOnce);
+    client.publish_with_nowait("first", "1", qos1.clone()).await.unwrap();
+    client.publish_with_nowait("aliased/topic", "2", qos1.clone().topic_alias(1)).await.unwrap();
+    let third = {
+        let client = client.clone();
+        let options = qos1.clone().topic_alias(1);
+        tokio::spawn(async move { client.publish_with("", "3", options).await })
+    };
+    let mut expected = vec![("first", "1"), ("aliased/topic", "2"), ("", "3")].into_iter();
+    while let Some((topic, payload)) = expected.next() {
+        let publish = expect_publish(link.recv().await);
+        assert_eq!((&*publish.topic, &publish.payload[..]), (topic, payload.as_bytes()));
+        link.send(Packet::PubAck(PubAck::new(publish.packet_id))).await;
+    }
+    third.await.unwrap().unwrap();
+    client.shutdown().await.unwrap();
+}
+
+/// A ping timeout longer than the keep-alive: while the first PINGREQ is unanswered,
+/// another goes out a keep-alive later, so that the client stays within its Keep Alive
+/// (MQTT-3.1.2-20).
+#[tokio::test]
+async fn pingreqs_keep_coming_while_a_long_ping_timeout_runs() {
+    let server = FakeServer::start().await;
+    let timeouts = mqttkit::client::Timeouts { ping: Some(Duration::from_secs(30)), ..Default::default() };
+    let options = client(&server).keep_alive(Duration::from_secs(1)).timeouts(timeouts).build().unwrap();
+    let (client, _events) = Client::with_events(options).unwrap();
+    let connecting = spawn_connect(&client);
+    let mut link = server.accept_with(connack(Default::default())).await;
+    connecting.await.unwrap().unwrap();
+    assert!(matches!(link.recv().await, Packet::PingReq));
+    // Not answered: the next one comes all the same.
+    assert!(matches!(link.recv().await, Packet::PingReq));
+    link.send(Packet::PingResp).await;
+    link.send(Packet::PingResp).await;
+    assert!(matches!(link.recv().await, Packet::PingReq), "keep-alive goes on");
+    client.shutdown().await.unwrap();
+}

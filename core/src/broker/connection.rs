@@ -647,6 +647,10 @@ impl<S: Stream> Connection<S> {
                         client_id = &*client_id,
                         "previous connection did not let go of the session"
                     );
+                    // It will not detach (nor publish or delete its will) any more.
+                    if self.shared.storage.is_persistent() {
+                        self.shared.storage.submit(Op::DeleteWill(client_id.clone()));
+                    }
                     break;
                 }
             }
@@ -1340,7 +1344,7 @@ impl<S: Stream> Connection<S> {
             {
                 let mut state = session.lock();
                 state.subscriptions.insert(subscription.filter.clone(), entry);
-                self.shared.persist_session(&session, &state);
+                self.shared.persist_subscriptions(&session, &state);
             }
             reasons.push(match options.qos {
                 QoS::AtMostOnce => ReasonCode::Success,
@@ -1389,7 +1393,7 @@ impl<S: Stream> Connection<S> {
                     {
                         let mut state = session.lock();
                         state.subscriptions.remove(filter);
-                        self.shared.persist_session(&session, &state);
+                        self.shared.persist_subscriptions(&session, &state);
                     }
                     if removed {
                         Counters::sub(&self.shared.counters.subscriptions, 1);

@@ -781,6 +781,15 @@ impl Shared {
     }
 
     /// Writes (or deletes, when it does not outlive its connection) a session's record.
+    /// Stores a session's changed subscriptions. A session that ends with its connection
+    /// (expiry 0) has no stored record to change (and deleting one would take the
+    /// connection's stored will with it).
+    pub(crate) fn persist_subscriptions(&self, session: &Session, state: &session::SessionState) {
+        if state.expiry_interval > 0 {
+            self.persist_session(session, state);
+        }
+    }
+
     pub(crate) fn persist_session(&self, session: &Session, state: &session::SessionState) {
         if !self.storage.is_persistent() {
             return;
@@ -818,6 +827,7 @@ impl Shared {
                 continue;
             };
             let session = Arc::new(Session::new(client_id.clone(), record.version));
+            let was_connected = record.disconnected_at == 0;
             {
                 let mut state = session.lock();
                 state.owner = Owner::Client(record.username);
@@ -847,6 +857,11 @@ impl Shared {
                     state.expires_at = Some(at);
                     self.schedule_expiry(at, client_id.clone(), state.generation);
                 }
+                if was_connected {
+                    // Its connection ended with the crash: stored as disconnected now, so that
+                    // another restart does not start its expiry over.
+                    self.persist_session(&session, &state);
+                }
             }
             self.sessions().insert(client_id, session);
         }
@@ -867,6 +882,9 @@ impl Shared {
             };
             match (session, at) {
                 (Some(session), Some(due)) => {
+                    // Stored again as waiting from now on, so that another restart keeps the
+                    // time it is due rather than starting the delay over.
+                    self.storage.submit(Op::PutWill(client_id.clone(), stored_will::encode(&will, due)));
                     let mut state = session.lock();
                     state.pending_will = Some(Box::new(session::PendingWill { will, due }));
                     self.schedule_will(due, client_id, state.generation);

@@ -224,6 +224,9 @@ pub(crate) struct SessionState {
     queued_qos0: usize,
     /// Queued messages with a Message Expiry Interval (the others never need a scan).
     queued_expiring: usize,
+    /// No queued message expires before this (when `queued_expiring > 0`): a full queue
+    /// scans for expired messages only once one can be.
+    earliest_expiry: Option<Instant>,
     pub(crate) inflight: VecDeque<Inflight>,
     /// How many entries at the end of `inflight` the attached connection has not resent
     /// yet: a resumed session resends no more than the client's Receive Maximum at once
@@ -306,9 +309,10 @@ impl SessionState {
 
     /// Drops the queued messages whose Message Expiry Interval has passed (MQTT-3.3.2-5).
     fn drop_expired(&mut self, now: Instant, counters: &Counters, expired_ids: &mut Vec<u64>) {
-        if self.queued_expiring == 0 || !self.queue.iter().any(|d| d.message.is_expired(now)) {
+        if self.queued_expiring == 0 || self.earliest_expiry.is_some_and(|earliest| now < earliest) {
             return;
         }
+        self.earliest_expiry = None;
         for delivery in std::mem::take(&mut self.queue) {
             if delivery.message.is_expired(now) {
                 self.forget(&delivery, counters);
@@ -317,8 +321,16 @@ impl SessionState {
                     expired_ids.push(delivery.store_id);
                 }
             } else {
+                self.note_expiry(&delivery);
                 self.queue.push_back(delivery);
             }
+        }
+    }
+
+    /// Keeps `earliest_expiry` at or before the expiry of every queued message.
+    fn note_expiry(&mut self, delivery: &Delivery) {
+        if let Some(at) = delivery.message.expires_at {
+            self.earliest_expiry = Some(self.earliest_expiry.map_or(at, |earliest| earliest.min(at)));
         }
     }
 
@@ -332,6 +344,7 @@ impl SessionState {
         self.queued_bytes += delivery.size();
         self.queued_qos0 += usize::from(delivery.qos == QoS::AtMostOnce);
         self.queued_expiring += usize::from(delivery.message.expires_at.is_some());
+        self.note_expiry(delivery);
     }
 
     /// Takes a delivery leaving the queue out of this session's totals.
@@ -363,7 +376,9 @@ impl SessionState {
                 }
                 continue;
             }
-            if front.qos != QoS::AtMostOnce && self.inflight.len() >= window {
+            // In-flight messages still to be resent come first (and keep their place at
+            // the end of `inflight`).
+            if front.qos != QoS::AtMostOnce && (self.inflight.len() >= window || self.unsent_resends > 0) {
                 return None;
             }
             let delivery = self.queue.pop_front().expect("front exists");
@@ -397,6 +412,7 @@ impl SessionState {
         self.queued_bytes = 0;
         self.queued_qos0 = 0;
         self.queued_expiring = 0;
+        self.earliest_expiry = None;
         self.unsent_resends = 0;
         shared
     }
@@ -474,6 +490,7 @@ impl Session {
                 queued_bytes: 0,
                 queued_qos0: 0,
                 queued_expiring: 0,
+                earliest_expiry: None,
                 inflight: VecDeque::new(),
                 unsent_resends: 0,
                 next_packet_id: 0,

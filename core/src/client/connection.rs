@@ -82,8 +82,11 @@ struct Link {
     aliases_in: HashMap<u16, ByteString>,
     /// Topic aliases we set up towards the server automatically.
     aliases_out: HashMap<ByteString, u16>,
-    /// Topic aliases the application set up on this connection (alias to topic).
+    /// Topic aliases the application set up on this connection (alias to topic), as its
+    /// publications were accepted (some may still wait for Receive Maximum).
     aliases_chosen: HashMap<u16, ByteString>,
+    /// What the server knows of them: the aliases the PUBLISH packets sent so far set up.
+    aliases_sent: HashMap<u16, ByteString>,
     /// QoS 1 messages delivered to the application and not yet acknowledged (auto-ack off).
     unacked_qos1: std::collections::HashSet<u16>,
     /// QoS 1/2 publications waiting for a slot under the server's Receive Maximum.
@@ -148,6 +151,7 @@ impl Worker {
             aliases_in: HashMap::new(),
             aliases_out: HashMap::new(),
             aliases_chosen: HashMap::new(),
+            aliases_sent: HashMap::new(),
             unacked_qos1: Default::default(),
             waiting: VecDeque::new(),
             pings: VecDeque::new(),
@@ -260,6 +264,15 @@ impl Worker {
                             // in the socket. The wait restarts once reading does.
                             link.keep_alive_ping = Some(now);
                         }
+                        // Still unanswered, and a keep-alive has passed since we last sent
+                        // anything: another PINGREQ keeps us within it (MQTT-3.1.2-20); the
+                        // first one's deadline stands.
+                        Some(_) if now >= link.last_sent + keep_alive => {
+                            if let Err(error) = link.encode(&Packet::PingReq) {
+                                return End::Lost(error);
+                            }
+                            link.pings.push_back((now, Ping::KeepAlive));
+                        }
                         Some(_) => {}
                         None if now >= link.last_sent + keep_alive => {
                             if let Err(error) = link.encode(&Packet::PingReq) {
@@ -347,6 +360,7 @@ impl Worker {
                         // Stored with its topic: with an alias it sets the alias up again.
                         if let Some(alias) = out.publish.properties.topic_alias {
                             link.aliases_chosen.insert(alias, out.publish.topic.clone());
+                            link.aliases_sent.insert(alias, out.publish.topic.clone());
                         }
                         Packet::Publish(out.publish.clone())
                     }

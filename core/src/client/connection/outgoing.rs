@@ -95,7 +95,7 @@ impl Worker {
     /// Checks a publication against the server's limits. One that names its topic by an
     /// alias only gets its topic back (from this connection's aliases), so that it stands
     /// on its own wherever it is sent.
-    pub(super) fn check_publish(&self, link: &Link, publish: &mut Publish) -> Result<()> {
+    pub(super) fn check_publish(&self, link: &mut Link, publish: &mut Publish) -> Result<()> {
         if publish.qos > link.limits.maximum_qos {
             return Err(Error::InvalidArgument(format!(
                 "QoS {} is above the server's Maximum QoS {}",
@@ -110,15 +110,6 @@ impl Worker {
                 "topic aliases are chosen automatically (auto_topic_alias): none may be given".into(),
             ));
         }
-        if let Some(alias) = publish.properties.topic_alias
-            && publish.topic.is_empty()
-        {
-            publish.topic = link.aliases_chosen.get(&alias).cloned().ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "topic alias {alias} was not set up on this connection (MQTT-3.3.2-7: aliases do not outlive it)"
-                ))
-            })?;
-        }
         if let Some(alias) =
             publish.properties.topic_alias.filter(|alias| *alias > link.limits.topic_alias_maximum)
         {
@@ -128,11 +119,23 @@ impl Worker {
             )));
         }
         if let Some(max) = link.limits.maximum_packet_size {
+            // As given: an alias-only publication goes out without its topic.
             let size = publish.wire_len(link.version);
             if size > max {
                 return Err(Error::InvalidArgument(format!(
                     "PUBLISH of {size} bytes exceeds the server's Maximum Packet Size of {max} bytes"
                 )));
+            }
+        }
+        if let Some(alias) = publish.properties.topic_alias {
+            if publish.topic.is_empty() {
+                publish.topic = link.aliases_chosen.get(&alias).cloned().ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "topic alias {alias} was not set up on this connection (MQTT-3.3.2-7: aliases do not outlive it)"
+                    ))
+                })?;
+            } else {
+                link.aliases_chosen.insert(alias, publish.topic.clone());
             }
         }
         Ok(())
@@ -209,13 +212,13 @@ impl Worker {
         if let Some(alias) = publish.properties.topic_alias {
             // The application's alias: the topic goes out only when the alias does not stand
             // for it on this connection yet.
-            if link.aliases_chosen.get(&alias) == Some(&publish.topic) {
+            if link.aliases_sent.get(&alias) == Some(&publish.topic) {
                 let mut short = publish.clone();
                 short.topic = ByteString::new();
                 return short.encode_unchecked(link.version, &mut link.write_buf).map_err(internal);
             }
             publish.encode_unchecked(link.version, &mut link.write_buf).map_err(internal)?;
-            link.aliases_chosen.insert(alias, publish.topic.clone());
+            link.aliases_sent.insert(alias, publish.topic.clone());
             return Ok(());
         }
         if !self.options.auto_topic_alias || link.limits.topic_alias_maximum == 0 {
