@@ -827,8 +827,7 @@ async fn an_alias_set_up_by_a_waiting_publication_can_be_used() {
         let options = qos1.clone().topic_alias(1);
         tokio::spawn(async move { client.publish_with("", "3", options).await })
     };
-    let mut expected = vec![("first", "1"), ("aliased/topic", "2"), ("", "3")].into_iter();
-    while let Some((topic, payload)) = expected.next() {
+    for (topic, payload) in [("first", "1"), ("aliased/topic", "2"), ("", "3")] {
         let publish = expect_publish(link.recv().await);
         assert_eq!((&*publish.topic, &publish.payload[..]), (topic, payload.as_bytes()));
         link.send(Packet::PubAck(PubAck::new(publish.packet_id))).await;
