@@ -68,7 +68,11 @@ impl PublishOptions {
         self.properties.user_properties.push((name.into().into(), value.into().into()));
         self
     }
-    /// Uses topic alias `alias` (within the server's Topic Alias Maximum).
+    /// Uses topic alias `alias` (within the server's Topic Alias Maximum). With a topic it
+    /// sets the alias up on this connection; with an empty topic it stands for the topic it
+    /// was set up with (refused if it was not: aliases do not outlive a connection, and a
+    /// resend after a reconnect carries the topic again). Refused while `auto_topic_alias`
+    /// chooses the aliases.
     pub fn topic_alias(mut self, alias: u16) -> Self {
         self.properties.topic_alias = Some(alias);
         self
