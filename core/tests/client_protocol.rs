@@ -856,3 +856,39 @@ async fn pingreqs_keep_coming_while_a_long_ping_timeout_runs() {
     assert!(matches!(link.recv().await, Packet::PingReq), "keep-alive goes on");
     client.shutdown().await.unwrap();
 }
+
+/// A server that announces no Subscription Identifiers gets the restoring SUBSCRIBE without
+/// them (it would refuse it otherwise).
+#[tokio::test]
+async fn restoring_to_a_server_without_subscription_identifiers_leaves_them_out() {
+    let server = FakeServer::start().await;
+    let (client, _events) = Client::with_events(reconnecting(&server).build().unwrap()).unwrap();
+    let connecting = spawn_connect(&client);
+    let mut link = server.accept_with(connack(Default::default())).await;
+    connecting.await.unwrap().unwrap();
+    let subscribing = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let options = mqttkit::client::SubscribeOptions::default().subscription_identifier(9);
+            client
+                .subscribe_with(vec![mqttkit::protocol::Subscription::new("ids/#", QoS::AtMostOnce)], options)
+                .await
+        })
+    };
+    let Packet::Subscribe(subscribe) = link.recv().await else { panic!("expected SUBSCRIBE") };
+    link.send(Packet::SubAck(mqttkit::protocol::SubAck::new(subscribe.packet_id, vec![ReasonCode::Success])))
+        .await;
+    subscribing.await.unwrap().unwrap();
+    drop(link);
+    let (mut link, _) = server.accept().await;
+    let without = ConnAckProperties { subscription_identifiers_available: Some(false), ..Default::default() };
+    link.send(Packet::ConnAck(connack(without))).await;
+    match link.recv().await {
+        Packet::Subscribe(restore) => {
+            assert_eq!(&*restore.subscriptions[0].filter, "ids/#");
+            assert_eq!(restore.properties.subscription_identifier, None);
+        }
+        other => panic!("expected the restoring SUBSCRIBE, got {other:?}"),
+    }
+    client.shutdown().await.unwrap();
+}

@@ -14,13 +14,13 @@ use tokio::time::Instant;
 use super::command::{Command, Reply, complete};
 use super::options::ClientOptions;
 use super::results::{AuthResult, ConnectResult, DisconnectInfo, PingResult, PublishResult};
-use super::session::Stage;
+use super::session::{self, Stage};
 use super::worker::{CLOSE_TIMEOUT, READ_CHUNK, WRITE_HIGH_WATER, Worker, normal_disconnect};
 use crate::dispatch::Event;
 use crate::error::{Error, Operation, Result};
 use crate::protocol::{
     ConnAck, Decoder, Disconnect, Packet, ProtocolError, ProtocolVersion, PubRel, Publish, QoS, ReasonCode,
-    Subscribe, Subscription,
+    Subscription,
 };
 use crate::transport::Stream;
 
@@ -386,24 +386,20 @@ impl Worker {
             }
             // The subscriptions the server had acknowledged (with their Subscription
             // Identifiers), and the configured ones.
-            let mut restore = if self.options.sessionless {
-                Vec::new()
-            } else {
-                self.session.restoring_subscribes(link.limits.maximum_packet_size)
-            };
-            let unknown: Vec<Subscription> = self
-                .options
-                .auto_subscribe
-                .iter()
-                .filter(|wanted| {
-                    self.options.sessionless
-                        || !self.session.subscriptions.iter().any(|(known, _)| known.filter == wanted.filter)
-                })
-                .cloned()
-                .collect();
-            if !unknown.is_empty() {
-                restore.push(Subscribe::new(0, unknown));
+            let mut wanted: Vec<(Subscription, Option<u32>)> =
+                if self.options.sessionless { Vec::new() } else { self.session.subscriptions.clone() };
+            for configured in &self.options.auto_subscribe {
+                if !wanted.iter().any(|(known, _)| known.filter == configured.filter) {
+                    wanted.push((configured.clone(), None));
+                }
             }
+            if !link.limits.subscription_identifiers {
+                // This server takes none (it would refuse the SUBSCRIBE).
+                for (_, id) in &mut wanted {
+                    *id = None;
+                }
+            }
+            let restore = session::restoring_subscribes(&wanted, link.limits.maximum_packet_size);
             first.extend(restore.into_iter().map(|subscribe| Command::Subscribe(subscribe, None)));
         }
         // Then the subscribe/unsubscribe requests that were never answered, in the order

@@ -97,37 +97,40 @@ impl Session {
         }
     }
 
-    /// SUBSCRIBE packets that restore the remembered subscriptions: one per Subscription
-    /// Identifier, in the order the identifiers were first used, each split so that it stays
-    /// within the server's Maximum Packet Size (MQTT-3.1.2-24).
-    pub(crate) fn restoring_subscribes(&self, maximum_packet_size: Option<usize>) -> Vec<Subscribe> {
-        // Fixed header, packet identifier and properties (a Subscription Identifier) take
-        // at most 16 bytes; each subscription its filter, a length and an options byte.
-        let budget = maximum_packet_size.map_or(usize::MAX, |max| max.saturating_sub(16));
-        let size = |subscription: &Subscription| subscription.filter.len() + 3;
-        let mut subscribes: Vec<(Subscribe, usize)> = Vec::new();
-        for (subscription, id) in &self.subscriptions {
-            let room = subscribes.iter_mut().rev().find(|(subscribe, used)| {
-                subscribe.properties.subscription_identifier == *id && used + size(subscription) <= budget
-            });
-            match room {
-                Some((subscribe, used)) => {
-                    subscribe.subscriptions.push(subscription.clone());
-                    *used += size(subscription);
-                }
-                None => {
-                    let mut subscribe = Subscribe::new(0, vec![subscription.clone()]);
-                    subscribe.properties.subscription_identifier = *id;
-                    subscribes.push((subscribe, size(subscription)));
-                }
-            }
-        }
-        subscribes.into_iter().map(|(subscribe, _)| subscribe).collect()
-    }
-
     pub(crate) fn forget_subscriptions(&mut self, filters: &[bytestring::ByteString]) {
         self.subscriptions.retain(|(known, _)| !filters.contains(&known.filter));
     }
+}
+
+/// SUBSCRIBE packets for `wanted` subscriptions (with their Subscription Identifiers): one
+/// per identifier, in the order the identifiers come, each split so that it stays within the
+/// server's Maximum Packet Size (MQTT-3.1.2-24).
+pub(crate) fn restoring_subscribes(
+    wanted: &[(Subscription, Option<u32>)],
+    maximum_packet_size: Option<usize>,
+) -> Vec<Subscribe> {
+    // Fixed header, packet identifier and properties (a Subscription Identifier) take at most
+    // 16 bytes; each subscription its filter, a length and an options byte.
+    let budget = maximum_packet_size.map_or(usize::MAX, |max| max.saturating_sub(16));
+    let size = |subscription: &Subscription| subscription.filter.len() + 3;
+    let mut subscribes: Vec<(Subscribe, usize)> = Vec::new();
+    for (subscription, id) in wanted {
+        let room = subscribes.iter_mut().rev().find(|(subscribe, used)| {
+            subscribe.properties.subscription_identifier == *id && used + size(subscription) <= budget
+        });
+        match room {
+            Some((subscribe, used)) => {
+                subscribe.subscriptions.push(subscription.clone());
+                *used += size(subscription);
+            }
+            None => {
+                let mut subscribe = Subscribe::new(0, vec![subscription.clone()]);
+                subscribe.properties.subscription_identifier = *id;
+                subscribes.push((subscribe, size(subscription)));
+            }
+        }
+    }
+    subscribes.into_iter().map(|(subscribe, _)| subscribe).collect()
 }
 
 #[cfg(test)]
@@ -141,7 +144,7 @@ mod tests {
         let filter = |n: usize| Subscription::new(format!("filter/{n:03}"), QoS::AtLeastOnce);
         session.remember_subscriptions((0..10).map(filter), None);
         session.remember_subscriptions([filter(10)], Some(7));
-        let unlimited = session.restoring_subscribes(None);
+        let unlimited = restoring_subscribes(&session.subscriptions, None);
         assert_eq!(unlimited.len(), 2);
         assert_eq!(
             (unlimited[0].subscriptions.len(), unlimited[0].properties.subscription_identifier),
@@ -152,7 +155,7 @@ mod tests {
             (1, Some(7))
         );
         // 13 bytes per subscription, 16 for the rest: 3 subscriptions fit in 60 bytes.
-        let small = session.restoring_subscribes(Some(60));
+        let small = restoring_subscribes(&session.subscriptions, Some(60));
         let sizes: Vec<usize> = small.iter().map(|s| s.subscriptions.len()).collect();
         assert_eq!(sizes, [3, 3, 3, 1, 1]);
         for subscribe in small {
