@@ -63,6 +63,21 @@ fn scram_connect(id: &str, client: &ScramClient) -> Connect {
     }
 }
 
+/// Connects as `client_id` over MQTT 5 with SCRAM-SHA-256 (`scram` holding the user's
+/// credentials) and runs the exchange; the client and the server's last answer.
+async fn scram_login(
+    addr: std::net::SocketAddr,
+    client_id: &str,
+    scram: &mut ScramClient,
+) -> (TestClient, Packet) {
+    let mut raw = mqttkit::testing::RawTestClient::connect(addr).await.unwrap();
+    raw.set_protocol_version(ProtocolVersion::V5);
+    let mut client = TestClient::from_raw(raw, ProtocolVersion::V5);
+    client.send(Packet::Connect(Box::new(scram_connect(client_id, scram)))).await;
+    let answer = finish_scram(&mut client, scram).await;
+    (client, answer)
+}
+
 /// Runs the SCRAM exchange after CONNECT / AUTH 0x19 was sent; returns the final server data.
 async fn finish_scram(client: &mut TestClient, scram: &mut ScramClient) -> Packet {
     let challenge = match client.recv().await {
@@ -84,11 +99,8 @@ async fn scram_sha_256_enhanced_authentication_and_reauthentication() {
     let broker = start_broker_with(users_only()).await;
     let addr = broker.local_addr();
     let mut scram = ScramClient::new("alice", "wonder");
-    let mut raw = mqttkit::testing::RawTestClient::connect(addr).await.unwrap();
-    raw.set_protocol_version(ProtocolVersion::V5);
-    let mut client = TestClient::from_raw(raw, ProtocolVersion::V5);
-    client.send(Packet::Connect(Box::new(scram_connect("scram", &scram)))).await;
-    match finish_scram(&mut client, &mut scram).await {
+    let (mut client, answer) = scram_login(addr, "scram", &mut scram).await;
+    match answer {
         Packet::ConnAck(connack) => {
             assert_eq!(connack.reason_code, ReasonCode::Success);
             assert_eq!(connack.properties.authentication_method.as_deref(), Some(SCRAM_SHA_256));
@@ -124,11 +136,8 @@ async fn scram_sha_256_enhanced_authentication_and_reauthentication() {
 async fn reauthentication_as_another_user_closes_the_connection() {
     let broker = start_broker_with(users_only()).await;
     let mut scram = ScramClient::new("alice", "wonder");
-    let mut raw = mqttkit::testing::RawTestClient::connect(broker.local_addr()).await.unwrap();
-    raw.set_protocol_version(ProtocolVersion::V5);
-    let mut client = TestClient::from_raw(raw, ProtocolVersion::V5);
-    client.send(Packet::Connect(Box::new(scram_connect("switch", &scram)))).await;
-    match finish_scram(&mut client, &mut scram).await {
+    let (mut client, answer) = scram_login(broker.local_addr(), "switch", &mut scram).await;
+    match answer {
         Packet::ConnAck(connack) => assert_eq!(connack.reason_code, ReasonCode::Success),
         other => panic!("expected CONNACK, got {other:?}"),
     }
@@ -156,11 +165,7 @@ async fn finish_scram_until_close(client: &mut TestClient, scram: &mut ScramClie
 async fn scram_with_a_wrong_password_is_refused() {
     let broker = start_broker_with(users_only()).await;
     let mut scram = ScramClient::new("alice", "wrong");
-    let mut raw = mqttkit::testing::RawTestClient::connect(broker.local_addr()).await.unwrap();
-    raw.set_protocol_version(ProtocolVersion::V5);
-    let mut client = TestClient::from_raw(raw, ProtocolVersion::V5);
-    client.send(Packet::Connect(Box::new(scram_connect("x", &scram)))).await;
-    match finish_scram(&mut client, &mut scram).await {
+    match scram_login(broker.local_addr(), "x", &mut scram).await.1 {
         Packet::ConnAck(connack) => assert_eq!(connack.reason_code, ReasonCode::NotAuthorized),
         other => panic!("expected CONNACK, got {other:?}"),
     }

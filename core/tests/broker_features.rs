@@ -335,21 +335,30 @@ async fn mqtt_3_1_2_25_packets_larger_than_the_client_allows_are_not_sent() {
     broker.shutdown().await;
 }
 
-/// Queue full: QoS 1 is refused with PUBACK 0x97 (counted); QoS 0 drops the oldest QoS 0.
-#[tokio::test]
-async fn full_queue_refuses_qos1_with_quota_exceeded_and_drops_oldest_qos0() {
+/// A broker whose sessions queue at most 2 messages, and an offline persistent session
+/// `client_id` subscribed to `f/#` at QoS 1; the broker and the CONNECT that resumes it.
+async fn two_message_queue_for_an_offline_session(
+    client_id: &str,
+) -> (mqttkit::broker::BrokerHandle, Connect) {
     let config =
         BrokerConfig { limits: Limits { max_queued_messages: 2, ..Limits::default() }, ..Default::default() };
     let broker = start_broker_with(config).await;
-    let addr = broker.local_addr();
     let connect = Connect {
         clean_start: false,
         properties: ConnectProperties { session_expiry_interval: Some(300), ..Default::default() },
-        ..Connect::new("offline")
+        ..Connect::new(client_id)
     };
-    let (mut sub, _) = TestClient::connect_with(addr, connect.clone()).await;
+    let (mut sub, _) = TestClient::connect_with(broker.local_addr(), connect.clone()).await;
     sub.subscribe("f/#", QoS::AtLeastOnce).await;
     sub.disconnect().await;
+    (broker, connect)
+}
+
+/// Queue full: QoS 1 is refused with PUBACK 0x97 (counted); QoS 0 drops the oldest QoS 0.
+#[tokio::test]
+async fn full_queue_refuses_qos1_with_quota_exceeded_and_drops_oldest_qos0() {
+    let (broker, connect) = two_message_queue_for_an_offline_session("offline").await;
+    let addr = broker.local_addr();
     let mut publisher = TestClient::connect(addr, "pub").await;
     assert_eq!(publisher.publish_simple("f/1", "1", QoS::AtLeastOnce).await, ReasonCode::Success);
     assert_eq!(publisher.publish_simple("f/0", "a", QoS::AtMostOnce).await, ReasonCode::Success);
@@ -403,18 +412,8 @@ async fn mqtt_3_3_2_6_message_expiry_is_decremented_and_enforced() {
 /// refuses a new QoS 1 message.
 #[tokio::test]
 async fn expired_messages_make_room_in_a_full_queue() {
-    let config =
-        BrokerConfig { limits: Limits { max_queued_messages: 2, ..Limits::default() }, ..Default::default() };
-    let broker = start_broker_with(config).await;
+    let (broker, connect) = two_message_queue_for_an_offline_session("full").await;
     let addr = broker.local_addr();
-    let connect = Connect {
-        clean_start: false,
-        properties: ConnectProperties { session_expiry_interval: Some(300), ..Default::default() },
-        ..Connect::new("full")
-    };
-    let (mut sub, _) = TestClient::connect_with(addr, connect.clone()).await;
-    sub.subscribe("f/#", QoS::AtLeastOnce).await;
-    sub.disconnect().await;
     let mut publisher = TestClient::connect(addr, "pub").await;
     for topic in ["f/a", "f/b"] {
         let mut brief = Publish::new(topic, Bytes::from_static(b"brief"), QoS::AtLeastOnce);

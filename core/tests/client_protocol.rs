@@ -534,6 +534,33 @@ fn resumed() -> ConnAck {
     ConnAck::new(ReasonCode::Success, true)
 }
 
+/// A reconnecting client, connected, subscribed to `filter` with Subscription Identifier
+/// `id` (the scripted server granting it); returns the client and the server's link.
+async fn connected_with_subscription(
+    server: &FakeServer,
+    filter: &'static str,
+    id: u32,
+) -> (Client, client_support::FakeConnection, mqttkit::dispatch::EventStream) {
+    let (client, events) = Client::with_events(reconnecting(server).build().unwrap()).unwrap();
+    let connecting = spawn_connect(&client);
+    let mut link = server.accept_with(connack(Default::default())).await;
+    connecting.await.unwrap().unwrap();
+    let subscribing = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let options = mqttkit::client::SubscribeOptions::default().subscription_identifier(id);
+            client
+                .subscribe_with(vec![mqttkit::protocol::Subscription::new(filter, QoS::AtLeastOnce)], options)
+                .await
+        })
+    };
+    let Packet::Subscribe(subscribe) = link.recv().await else { panic!("expected SUBSCRIBE") };
+    let granted = mqttkit::protocol::SubAck::new(subscribe.packet_id, vec![ReasonCode::GrantedQos1]);
+    link.send(Packet::SubAck(granted)).await;
+    subscribing.await.unwrap().unwrap();
+    (client, link, events)
+}
+
 /// Manual acknowledgement of a QoS 2 message across a reconnect: the server resends the
 /// PUBLISH on the new connection (MQTT-4.4.0-1); the application's acknowledgement, made
 /// for the delivery on the first connection, sends PUBREC on the new one, and frees its
@@ -576,29 +603,7 @@ async fn a_manual_qos2_acknowledgement_counts_after_a_reconnect() {
 #[tokio::test]
 async fn a_lost_session_is_restored_in_order_with_subscription_identifiers() {
     let server = FakeServer::start().await;
-    let (client, _events) = Client::with_events(reconnecting(&server).build().unwrap()).unwrap();
-    let connecting = spawn_connect(&client);
-    let mut link = server.accept_with(connack(Default::default())).await;
-    connecting.await.unwrap().unwrap();
-    let subscribing = {
-        let client = client.clone();
-        tokio::spawn(async move {
-            let options = mqttkit::client::SubscribeOptions::default().subscription_identifier(7);
-            client
-                .subscribe_with(
-                    vec![mqttkit::protocol::Subscription::new("tagged/#", QoS::AtLeastOnce)],
-                    options,
-                )
-                .await
-        })
-    };
-    let Packet::Subscribe(subscribe) = link.recv().await else { panic!("expected SUBSCRIBE") };
-    link.send(Packet::SubAck(mqttkit::protocol::SubAck::new(
-        subscribe.packet_id,
-        vec![ReasonCode::GrantedQos1],
-    )))
-    .await;
-    subscribing.await.unwrap().unwrap();
+    let (client, mut link, _events) = connected_with_subscription(&server, "tagged/#", 7).await;
     client.subscribe_nowait("plain", QoS::AtMostOnce).await.unwrap();
     client.unsubscribe_nowait("plain").await.unwrap();
     assert!(matches!(link.recv().await, Packet::Subscribe(_)));
@@ -862,23 +867,7 @@ async fn pingreqs_keep_coming_while_a_long_ping_timeout_runs() {
 #[tokio::test]
 async fn restoring_to_a_server_without_subscription_identifiers_leaves_them_out() {
     let server = FakeServer::start().await;
-    let (client, _events) = Client::with_events(reconnecting(&server).build().unwrap()).unwrap();
-    let connecting = spawn_connect(&client);
-    let mut link = server.accept_with(connack(Default::default())).await;
-    connecting.await.unwrap().unwrap();
-    let subscribing = {
-        let client = client.clone();
-        tokio::spawn(async move {
-            let options = mqttkit::client::SubscribeOptions::default().subscription_identifier(9);
-            client
-                .subscribe_with(vec![mqttkit::protocol::Subscription::new("ids/#", QoS::AtMostOnce)], options)
-                .await
-        })
-    };
-    let Packet::Subscribe(subscribe) = link.recv().await else { panic!("expected SUBSCRIBE") };
-    link.send(Packet::SubAck(mqttkit::protocol::SubAck::new(subscribe.packet_id, vec![ReasonCode::Success])))
-        .await;
-    subscribing.await.unwrap().unwrap();
+    let (client, link, _events) = connected_with_subscription(&server, "ids/#", 9).await;
     drop(link);
     let (mut link, _) = server.accept().await;
     let without = ConnAckProperties { subscription_identifiers_available: Some(false), ..Default::default() };
