@@ -887,9 +887,7 @@ impl<S: Stream> Connection<S> {
         }
         Counters::sub(&counters.queued, taken);
         Counters::add(&counters.messages_out, written);
-        for id in dropped {
-            shared.storage.submit(Op::DeleteMessage(session.client_id.clone(), id));
-        }
+        shared.forget_stored(&session.client_id, &mut dropped);
         Ok(more)
     }
 

@@ -628,7 +628,7 @@ impl Shared {
     }
 
     /// Deletes the stored deliveries `ids` of `client_id`'s session (dropped from its queue).
-    fn forget_stored(&self, client_id: &Arc<str>, ids: &mut Vec<u64>) {
+    pub(crate) fn forget_stored(&self, client_id: &Arc<str>, ids: &mut Vec<u64>) {
         for id in ids.drain(..) {
             self.storage.submit(Op::DeleteMessage(client_id.clone(), id));
         }
@@ -780,7 +780,6 @@ impl Shared {
         }
     }
 
-    /// Writes (or deletes, when it does not outlive its connection) a session's record.
     /// Stores a session's changed subscriptions. A session that ends with its connection
     /// (expiry 0) has no stored record to change (and deleting one would take the
     /// connection's stored will with it).
@@ -790,6 +789,7 @@ impl Shared {
         }
     }
 
+    /// Writes (or deletes, when it does not outlive its connection) a session's record.
     pub(crate) fn persist_session(&self, session: &Session, state: &session::SessionState) {
         if !self.storage.is_persistent() {
             return;

@@ -173,7 +173,7 @@ impl Worker {
         reply: Reply<PublishResult>,
     ) -> Result<()> {
         if publish.qos == QoS::AtMostOnce {
-            if let Err(error) = self.encode_publish(link, &publish) {
+            if let Err(error) = self.encode_publish(link, &mut publish) {
                 self.fail(Command::Publish(publish, reply), error);
                 return Ok(());
             }
@@ -196,7 +196,7 @@ impl Worker {
             }
         };
         publish.packet_id = id;
-        if let Err(error) = self.encode_publish(link, &publish) {
+        if let Err(error) = self.encode_publish(link, &mut publish) {
             self.fail(Command::Publish(publish, reply), error);
             return Ok(());
         }
@@ -207,22 +207,19 @@ impl Worker {
 
     /// Encodes a PUBLISH (validated when the application handed it over), replacing its
     /// topic by an alias when automatic aliasing is on.
-    pub(super) fn encode_publish(&mut self, link: &mut Link, publish: &Publish) -> Result<()> {
-        let internal = |error: ProtocolError| Error::InvalidArgument(error.to_string());
+    pub(super) fn encode_publish(&mut self, link: &mut Link, publish: &mut Publish) -> Result<()> {
         if let Some(alias) = publish.properties.topic_alias {
             // The application's alias: the topic goes out only when the alias does not stand
             // for it on this connection yet.
             if link.aliases_sent.get(&alias) == Some(&publish.topic) {
-                let mut short = publish.clone();
-                short.topic = ByteString::new();
-                return short.encode_unchecked(link.version, &mut link.write_buf).map_err(internal);
+                return encode_as(link, publish, ByteString::new(), Some(alias));
             }
-            publish.encode_unchecked(link.version, &mut link.write_buf).map_err(internal)?;
+            encode_plain(link, publish)?;
             link.aliases_sent.insert(alias, publish.topic.clone());
             return Ok(());
         }
         if !self.options.auto_topic_alias || link.limits.topic_alias_maximum == 0 {
-            return publish.encode_unchecked(link.version, &mut link.write_buf).map_err(internal);
+            return encode_plain(link, publish);
         }
         let known = link.aliases_out.get(&publish.topic).copied();
         let (alias, topic) = match known {
@@ -230,12 +227,9 @@ impl Worker {
             None if link.aliases_out.len() < usize::from(link.limits.topic_alias_maximum) => {
                 (link.aliases_out.len() as u16 + 1, publish.topic.clone())
             }
-            None => return publish.encode_unchecked(link.version, &mut link.write_buf).map_err(internal),
+            None => return encode_plain(link, publish),
         };
-        let mut aliased = publish.clone();
-        aliased.topic = topic;
-        aliased.properties.topic_alias = Some(alias);
-        aliased.encode_unchecked(link.version, &mut link.write_buf).map_err(internal)?;
+        encode_as(link, publish, topic, Some(alias))?;
         // Only a PUBLISH that went out sets the alias.
         if known.is_none() {
             link.aliases_out.insert(publish.topic.clone(), alias);
@@ -293,4 +287,26 @@ impl Worker {
         self.session.unsubscribes.insert(unsubscribe.packet_id, (sequence, unsubscribe, reply));
         Ok(())
     }
+}
+
+/// Encodes `publish` (validated when the application handed it over) with `topic` and
+/// `alias` in place of its own, which it keeps: the stored form stands on its own for a
+/// resend on another connection.
+fn encode_as(link: &mut Link, publish: &mut Publish, topic: ByteString, alias: Option<u16>) -> Result<()> {
+    let own_topic = std::mem::replace(&mut publish.topic, topic);
+    let own_alias = std::mem::replace(&mut publish.properties.topic_alias, alias);
+    let encoded = publish.encode_unchecked(link.version, &mut link.write_buf);
+    publish.topic = own_topic;
+    publish.properties.topic_alias = own_alias;
+    encoded.map_err(invalid)
+}
+
+/// Encodes `publish` as it is (validated when the application handed it over).
+fn encode_plain(link: &mut Link, publish: &Publish) -> Result<()> {
+    publish.encode_unchecked(link.version, &mut link.write_buf).map_err(invalid)
+}
+
+/// An encoding refused: the application's arguments were at fault.
+fn invalid(error: ProtocolError) -> Error {
+    Error::InvalidArgument(error.to_string())
 }
