@@ -510,7 +510,9 @@ mqttkit_result mqttkit_broker_config_set_max_expiry(mqttkit_broker_config_t *con
 
 // `limits.keep_alive_min` and `limits.keep_alive_max`, in seconds (0: no bound, the
 // default): a client's keep-alive outside them is adjusted and announced as Server Keep
-// Alive to MQTT 5 clients. `min` above `max` fails at `mqttkit_broker_start`.
+// Alive to MQTT 5 clients; an MQTT 3.1.1 client asking for more than `max` (or for none)
+// is refused with return code 0x02, as by Mosquitto. `min` above `max` fails at
+// `mqttkit_broker_start`.
 //
 // # Safety
 // `config` NULL or live.
